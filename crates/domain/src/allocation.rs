@@ -1,0 +1,1 @@
+//! Child-optimal stable allocation of kindergarten places (see ../../bench/FORMAT.md).

@@ -1,0 +1,1 @@
+//! The Republic of Kazakhstan working-day calendar and term arithmetic.

@@ -1,0 +1,1 @@
+//! Service definitions: regulations as data, their channels, steps and regional variants.
