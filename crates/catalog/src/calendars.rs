@@ -1,0 +1,1 @@
+//! Loads `catalog/calendar/YYYY.toml`, one file per year.

@@ -1,0 +1,1 @@
+//! Loads `catalog/services/*.toml`, one file per service.
