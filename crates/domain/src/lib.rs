@@ -1,7 +1,9 @@
 //! Pure rules of kezek: the things the law and the regulations fix, testable without a
 //! database, a network or a clock. Nothing in this crate performs I/O.
 
+pub mod access;
 pub mod allocation;
+pub mod audit;
 pub mod calendar;
 pub mod duration;
 pub mod identity;

@@ -1,0 +1,291 @@
+//! Who may act on which organization's data. Every handler asks [`authorize`]; nothing else
+//! decides access, so the rules below are the whole policy.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of organization a region has (product.md §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationKind {
+    /// The education department (услугодатель) that renders the services.
+    Provider,
+    /// A State Corporation "Government for Citizens" front office (ЦОН).
+    StateCorporation,
+    Kindergarten,
+    /// An oversight body whose auditors read, never change.
+    Oversight,
+}
+
+impl OrganizationKind {
+    pub const ALL: [OrganizationKind; 4] =
+        [Self::Provider, Self::StateCorporation, Self::Kindergarten, Self::Oversight];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::StateCorporation => "state_corporation",
+            Self::Kindergarten => "kindergarten",
+            Self::Oversight => "oversight",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A role a user holds, within one organization (or none, for a citizen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Citizen,
+    Operator,
+    Clerk,
+    Head,
+    Specialist,
+    KindergartenHead,
+    RegionalAdmin,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Self::Citizen,
+        Self::Operator,
+        Self::Clerk,
+        Self::Head,
+        Self::Specialist,
+        Self::KindergartenHead,
+        Self::RegionalAdmin,
+        Self::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Citizen => "citizen",
+            Self::Operator => "operator",
+            Self::Clerk => "clerk",
+            Self::Head => "head",
+            Self::Specialist => "specialist",
+            Self::KindergartenHead => "kindergarten_head",
+            Self::RegionalAdmin => "regional_admin",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The kind of organization this role belongs to; `None` for a citizen, who belongs to none.
+    pub fn organization_kind(self) -> Option<OrganizationKind> {
+        match self {
+            Self::Citizen => None,
+            Self::Operator => Some(OrganizationKind::StateCorporation),
+            Self::Clerk | Self::Head | Self::Specialist | Self::RegionalAdmin => {
+                Some(OrganizationKind::Provider)
+            }
+            Self::KindergartenHead => Some(OrganizationKind::Kindergarten),
+            Self::Auditor => Some(OrganizationKind::Oversight),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserId(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OrganizationId(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RegionId(pub i64);
+
+/// Where an organization sits: enough to decide access to its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrganizationScope {
+    pub id: OrganizationId,
+    pub region: RegionId,
+    pub kind: OrganizationKind,
+}
+
+/// One role of a user; staff roles are held in an organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub role: Role,
+    pub organization: Option<OrganizationScope>,
+}
+
+/// The authenticated user a request acts for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserId,
+    pub memberships: Vec<Membership>,
+}
+
+/// What a request wants to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Read a user's own account (profile, settings, their records).
+    ReadUser(UserId),
+    /// Change a user's own account settings.
+    UpdateUser(UserId),
+    /// List the staff of an organization and their roles.
+    ReadStaff(OrganizationScope),
+    /// Change an organization's details (office hours, address).
+    UpdateOrganization(OrganizationScope),
+    /// Change a kindergarten group's capacity or enrolment count.
+    UpdatePlaces(OrganizationScope),
+    /// Read the audit log entries of a region.
+    ReadAudit(RegionId),
+}
+
+/// Why an action was refused. The web layer answers 403 (or 404 where existence itself is private).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not permitted")]
+pub struct Denied;
+
+impl Principal {
+    fn holds(&self, role: Role, pred: impl Fn(&OrganizationScope) -> bool) -> bool {
+        self.memberships
+            .iter()
+            .any(|m| m.role == role && m.organization.as_ref().is_some_and(&pred))
+    }
+
+    fn holds_in(&self, role: Role, org: OrganizationId) -> bool {
+        self.holds(role, |o| o.id == org)
+    }
+
+    fn holds_in_region(&self, role: Role, region: RegionId) -> bool {
+        self.holds(role, |o| o.region == region)
+    }
+
+    pub fn roles(&self) -> impl Iterator<Item = Role> + '_ {
+        self.memberships.iter().map(|m| m.role)
+    }
+}
+
+/// The access policy. Staff act only inside their own organization; a regional administrator
+/// acts on the organizations of their own region; auditors read their region; a citizen reaches
+/// only their own records.
+pub fn authorize(who: &Principal, action: Action) -> Result<(), Denied> {
+    let allowed = match action {
+        Action::ReadUser(user) | Action::UpdateUser(user) => who.user == user,
+        Action::ReadStaff(org) => {
+            who.holds_in(Role::Head, org.id)
+                || who.holds_in(Role::KindergartenHead, org.id)
+                || who.holds_in_region(Role::RegionalAdmin, org.region)
+                || who.holds_in_region(Role::Auditor, org.region)
+        }
+        Action::UpdateOrganization(org) => {
+            who.holds_in(Role::Head, org.id)
+                || who.holds_in(Role::KindergartenHead, org.id)
+                || who.holds_in_region(Role::RegionalAdmin, org.region)
+        }
+        Action::UpdatePlaces(org) => {
+            org.kind == OrganizationKind::Kindergarten
+                && (who.holds_in(Role::KindergartenHead, org.id)
+                    || who.holds_in_region(Role::RegionalAdmin, org.region))
+        }
+        Action::ReadAudit(region) => {
+            who.holds_in_region(Role::Auditor, region)
+                || who.holds_in_region(Role::RegionalAdmin, region)
+        }
+    };
+    if allowed { Ok(()) } else { Err(Denied) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALMATY: RegionId = RegionId(1);
+    const ASTANA: RegionId = RegionId(2);
+
+    fn org(id: i64, region: RegionId, kind: OrganizationKind) -> OrganizationScope {
+        OrganizationScope { id: OrganizationId(id), region, kind }
+    }
+
+    fn staff(user: i64, role: Role, at: OrganizationScope) -> Principal {
+        Principal {
+            user: UserId(user),
+            memberships: vec![Membership { role, organization: Some(at) }],
+        }
+    }
+
+    #[test]
+    fn kindergarten_head_changes_places_of_own_kindergarten_only() {
+        let k1 = org(10, ALMATY, OrganizationKind::Kindergarten);
+        let k2 = org(11, ALMATY, OrganizationKind::Kindergarten);
+        let head = staff(1, Role::KindergartenHead, k1);
+        assert_eq!(authorize(&head, Action::UpdatePlaces(k1)), Ok(()));
+        assert_eq!(authorize(&head, Action::UpdatePlaces(k2)), Err(Denied));
+        assert_eq!(authorize(&head, Action::ReadStaff(k2)), Err(Denied));
+    }
+
+    #[test]
+    fn regional_admin_acts_in_own_region_only() {
+        let provider = org(1, ALMATY, OrganizationKind::Provider);
+        let k_almaty = org(10, ALMATY, OrganizationKind::Kindergarten);
+        let k_astana = org(20, ASTANA, OrganizationKind::Kindergarten);
+        let admin = staff(1, Role::RegionalAdmin, provider);
+        assert_eq!(authorize(&admin, Action::UpdatePlaces(k_almaty)), Ok(()));
+        assert_eq!(authorize(&admin, Action::UpdatePlaces(k_astana)), Err(Denied));
+        assert_eq!(authorize(&admin, Action::ReadAudit(ASTANA)), Err(Denied));
+    }
+
+    #[test]
+    fn places_exist_only_in_kindergartens() {
+        let provider = org(1, ALMATY, OrganizationKind::Provider);
+        let admin = staff(1, Role::RegionalAdmin, provider);
+        assert_eq!(authorize(&admin, Action::UpdatePlaces(provider)), Err(Denied));
+    }
+
+    #[test]
+    fn auditor_reads_but_never_changes() {
+        let oversight = org(5, ALMATY, OrganizationKind::Oversight);
+        let k = org(10, ALMATY, OrganizationKind::Kindergarten);
+        let auditor = staff(3, Role::Auditor, oversight);
+        assert_eq!(authorize(&auditor, Action::ReadAudit(ALMATY)), Ok(()));
+        assert_eq!(authorize(&auditor, Action::ReadStaff(k)), Ok(()));
+        assert_eq!(authorize(&auditor, Action::UpdatePlaces(k)), Err(Denied));
+        assert_eq!(authorize(&auditor, Action::UpdateOrganization(k)), Err(Denied));
+    }
+
+    #[test]
+    fn citizen_reaches_only_their_own_account() {
+        let citizen = Principal {
+            user: UserId(7),
+            memberships: vec![Membership { role: Role::Citizen, organization: None }],
+        };
+        let k = org(10, ALMATY, OrganizationKind::Kindergarten);
+        assert_eq!(authorize(&citizen, Action::ReadUser(UserId(7))), Ok(()));
+        assert_eq!(authorize(&citizen, Action::ReadUser(UserId(8))), Err(Denied));
+        assert_eq!(authorize(&citizen, Action::UpdatePlaces(k)), Err(Denied));
+        assert_eq!(authorize(&citizen, Action::ReadAudit(ALMATY)), Err(Denied));
+    }
+
+    #[test]
+    fn front_office_operator_has_no_back_office_rights() {
+        let office = org(2, ALMATY, OrganizationKind::StateCorporation);
+        let provider = org(1, ALMATY, OrganizationKind::Provider);
+        let op = staff(4, Role::Operator, office);
+        assert_eq!(authorize(&op, Action::ReadStaff(provider)), Err(Denied));
+        assert_eq!(authorize(&op, Action::ReadStaff(office)), Err(Denied));
+    }
+
+    #[test]
+    fn role_names_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        for k in OrganizationKind::ALL {
+            assert_eq!(OrganizationKind::parse(k.as_str()), Some(k));
+        }
+    }
+}
