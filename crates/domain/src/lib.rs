@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod allocation;
+pub mod application;
 pub mod audit;
 pub mod calendar;
 pub mod duration;

@@ -1,0 +1,1609 @@
+//! The step machine of one application: a service filed on a channel in a region walks the
+//! effective step list of its regional variant, from registration in the provider's journal to
+//! the issued result or a reasoned refusal.
+//!
+//! Every 002 regulation (and 000/001 in the same shape) fixes one order of milestones in its §6:
+//! registration with a receipt, the head's resolution assigning an executor, preparation of the
+//! result, the head's signature, issue. A regulation groups them into steps differently (002 R1
+//! has four steps, R8 folds preparation, signature and issue into one 4-working-day step), so a
+//! [`Route`] says which milestone closes each step; the step's term starts when the previous step
+//! closes, and its due point comes from the working-day [`Calendar`].
+//!
+//! Times here are Almaty local wall-clock times, the frame the regulations count in; converting
+//! from the UTC instants the store keeps is the caller's job.
+
+use std::fmt;
+
+use time::PrimitiveDateTime;
+
+use crate::access::{OrganizationId, Principal, Role, UserId};
+use crate::calendar::{Calendar, CalendarError, Due, OfficeHours};
+use crate::duration::Term;
+
+/// The fixed order of what happens to an application (002 R1–R11 §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Milestone {
+    /// Registered in the provider's journal; the applicant holds a receipt.
+    Registration,
+    /// The head's resolution has assigned the executor.
+    Resolution,
+    /// The executor has drawn up the result or the reasoned refusal.
+    Preparation,
+    /// The result is signed.
+    Signature,
+    /// The result is handed over (to the applicant, or to the front office that hands it over).
+    Issue,
+}
+
+impl Milestone {
+    pub const ALL: [Milestone; 5] = [
+        Self::Registration,
+        Self::Resolution,
+        Self::Preparation,
+        Self::Signature,
+        Self::Issue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::Resolution => "resolution",
+            Self::Preparation => "preparation",
+            Self::Signature => "signature",
+            Self::Issue => "issue",
+        }
+    }
+}
+
+impl fmt::Display for Milestone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which organization of the application a step's performer belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Responsible {
+    /// The provider (услугодатель) rendering the service.
+    Provider,
+    /// The front office the application came through (a State Corporation office).
+    FrontOffice,
+}
+
+/// One step of the effective step list, as the application follows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteStep {
+    /// The clause the step encodes, e.g. `002 R1 §8(3)`.
+    pub clause: String,
+    pub performer: Role,
+    pub organization: Responsible,
+    /// `None` where the regulation gives the step no term (the front-office hand-overs).
+    pub term: Option<Term>,
+    /// The grounds this step may refuse on; empty when the regulation gives it no refusal.
+    pub refusal_grounds: Vec<String>,
+    /// The last milestone this step accomplishes; the step closes when it is reached.
+    pub closes: Milestone,
+}
+
+impl RouteStep {
+    pub fn may_refuse(&self) -> bool {
+        !self.refusal_grounds.is_empty()
+    }
+}
+
+/// Why a step list cannot be followed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("the route has no steps")]
+    Empty,
+    #[error("step {clause} closes {closes}, which an earlier step already reached")]
+    NotInOrder { clause: String, closes: Milestone },
+    #[error("the last step closes {0}, not issue: the result would never reach the applicant")]
+    NoIssue(Milestone),
+    #[error("the route names no result document")]
+    NoResult,
+}
+
+/// The effective step list of one service variant on one channel, with what it produces.
+/// An application keeps its own copy, so a later edit of the definition never changes the
+/// terms it was promised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    service: String,
+    version: String,
+    channel: String,
+    steps: Vec<RouteStep>,
+    results: Vec<String>,
+}
+
+impl Route {
+    /// Checks that the steps reach the milestones in order and end with the issue.
+    pub fn new(
+        service: impl Into<String>,
+        version: impl Into<String>,
+        channel: impl Into<String>,
+        steps: Vec<RouteStep>,
+        results: Vec<String>,
+    ) -> Result<Route, RouteError> {
+        let mut reached: Option<Milestone> = None;
+        for step in &steps {
+            if reached.is_some_and(|r| step.closes <= r) {
+                return Err(RouteError::NotInOrder {
+                    clause: step.clause.clone(),
+                    closes: step.closes,
+                });
+            }
+            reached = Some(step.closes);
+        }
+        match reached {
+            None => return Err(RouteError::Empty),
+            Some(Milestone::Issue) => {}
+            Some(last) => return Err(RouteError::NoIssue(last)),
+        }
+        if results.is_empty() {
+            return Err(RouteError::NoResult);
+        }
+        Ok(Route {
+            service: service.into(),
+            version: version.into(),
+            channel: channel.into(),
+            steps,
+            results,
+        })
+    }
+
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+    pub fn steps(&self) -> &[RouteStep] {
+        &self.steps
+    }
+    pub fn results(&self) -> &[String] {
+        &self.results
+    }
+
+    /// The step that is open while `milestone` is the next one to reach.
+    fn step_for(&self, milestone: Milestone) -> usize {
+        self.steps
+            .iter()
+            .position(|s| s.closes >= milestone)
+            .expect("Route::new guarantees the last step closes Issue, the last milestone")
+    }
+}
+
+/// The organizations an application is handled by, with the office hours that count their
+/// minutes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offices {
+    pub provider: OrganizationId,
+    pub provider_hours: OfficeHours,
+    /// The State Corporation office the application came through, if any.
+    pub front_office: Option<(OrganizationId, OfficeHours)>,
+}
+
+/// A number in the provider's registration journal (002 R1 §8(1)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JournalNumber(pub u32);
+
+impl fmt::Display for JournalNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:06}", self.0)
+    }
+}
+
+/// The receipt given on acceptance, with the fields 002 R2, R7–R11 §8(1) require: number and
+/// date of acceptance, the service, the number and names of the attached documents, the date and
+/// place of issue, and the employee who accepted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub number: JournalNumber,
+    pub accepted_at: PrimitiveDateTime,
+    pub service: String,
+    pub documents: Vec<String>,
+    /// When the result is promised: every remaining step taking its full term.
+    pub issue_by: Option<Due>,
+    pub issue_place: String,
+    pub accepted_by: UserId,
+}
+
+/// What the executor draws up: the result, or a reasoned refusal on listed grounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Grant { result: String },
+    Refuse { grounds: String },
+}
+
+/// The timing of one step: when it opened, when it is due, when it closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepTiming {
+    pub started: PrimitiveDateTime,
+    pub due: Option<Due>,
+    pub completed: Option<PrimitiveDateTime>,
+}
+
+impl StepTiming {
+    /// Whether the step is past its due point at `now` while still open. A day-due step is
+    /// on time for the whole of its due day.
+    pub fn is_overdue_at(&self, now: PrimitiveDateTime) -> bool {
+        self.completed.is_none() && self.due.is_some_and(|due| past(due, now))
+    }
+
+    /// Whether the step closed after its due point.
+    pub fn completed_late(&self) -> bool {
+        match (self.completed, self.due) {
+            (Some(done), Some(due)) => past(due, done),
+            _ => false,
+        }
+    }
+}
+
+fn past(due: Due, at: PrimitiveDateTime) -> bool {
+    match due {
+        Due::Day(day) => at.date() > day,
+        Due::Moment(moment) => at > moment,
+    }
+}
+
+/// What happened, in the application's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Filed,
+    Registered { number: JournalNumber },
+    Assigned { executor: UserId },
+    ProcessingStarted,
+    Prepared(Decision),
+    Signed,
+    Issued,
+    Refused { grounds: String },
+}
+
+/// One timestamped entry of the application's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub at: PrimitiveDateTime,
+    pub by: UserId,
+    pub role: Role,
+    /// Index into the route's steps of the step the event belongs to.
+    pub step: usize,
+    pub kind: EventKind,
+}
+
+/// Why a transition was not made. The web layer answers 403 for the first two and 409 for the
+/// rest.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("step {clause} is performed by {required} of the responsible organization")]
+    NotPerformer { clause: String, required: Role },
+    #[error("the application is assigned to another executor")]
+    NotAssignee,
+    #[error("{attempted} is not the next action of an application that is {state}")]
+    OutOfOrder {
+        attempted: &'static str,
+        state: &'static str,
+    },
+    #[error("step {clause} may not refuse")]
+    RefusalNotAllowed { clause: String },
+    #[error("step {clause} does not list the refusal ground {grounds:?}")]
+    UnknownGround { clause: String, grounds: String },
+    #[error("the route produces no result {0:?}")]
+    UnknownResult(String),
+    #[error("the action is dated before the previous one")]
+    BeforePrevious,
+    #[error("the channel has a front-office step but the application names no front office")]
+    NoFrontOffice,
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+}
+
+/// A transition that was not made: the error, and the state it was tried on, unchanged.
+#[derive(Debug)]
+pub struct Rejected<S> {
+    /// Boxed: a state carries the whole case, too big to pass back by value in every `Err`.
+    pub state: Box<S>,
+    pub error: TransitionError,
+}
+
+/// The part of an application every state carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    route: Route,
+    offices: Offices,
+    applicant: UserId,
+    timings: Vec<StepTiming>,
+    history: Vec<Event>,
+    executor: Option<UserId>,
+}
+
+impl Case {
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+    pub fn offices(&self) -> &Offices {
+        &self.offices
+    }
+    pub fn applicant(&self) -> UserId {
+        self.applicant
+    }
+    /// The timings of the steps opened so far, in route order.
+    pub fn timings(&self) -> &[StepTiming] {
+        &self.timings
+    }
+    pub fn history(&self) -> &[Event] {
+        &self.history
+    }
+    /// The executor the head's resolution assigned, once it has.
+    pub fn executor(&self) -> Option<UserId> {
+        self.executor
+    }
+
+    fn open_step(&self) -> usize {
+        self.timings.len() - 1
+    }
+
+    fn organization(
+        &self,
+        step: &RouteStep,
+    ) -> Result<(OrganizationId, &OfficeHours), TransitionError> {
+        match step.organization {
+            Responsible::Provider => Ok((self.offices.provider, &self.offices.provider_hours)),
+            Responsible::FrontOffice => self
+                .offices
+                .front_office
+                .as_ref()
+                .map(|(id, hours)| (*id, hours))
+                .ok_or(TransitionError::NoFrontOffice),
+        }
+    }
+
+    /// Checks that `by` may act on the open step now: the step's performer role in the
+    /// responsible organization and, once an executor is assigned, the executor in person for
+    /// the executor's role. The signature is the executor's act too: 002 R1 §8(3) has the
+    /// specialist obtain it ("подписывает у руководителя"); the head's own signature on the
+    /// document is the signature layer's concern.
+    fn check_actor(&self, by: &Principal, at: PrimitiveDateTime) -> Result<Role, TransitionError> {
+        let step = &self.route.steps[self.open_step()];
+        let required = step.performer;
+        let (org, _) = self.organization(step)?;
+        let holds = by
+            .memberships
+            .iter()
+            .any(|m| m.role == required && m.organization.is_some_and(|o| o.id == org));
+        if !holds {
+            return Err(TransitionError::NotPerformer {
+                clause: step.clause.clone(),
+                required,
+            });
+        }
+        if self.executor.is_some_and(|e| e != by.user) && self.executor_role() == required {
+            return Err(TransitionError::NotAssignee);
+        }
+        if self.history.last().is_some_and(|e| at < e.at) {
+            return Err(TransitionError::BeforePrevious);
+        }
+        Ok(required)
+    }
+
+    /// The role of the step right after the resolution: whom the head assigns.
+    fn executor_role(&self) -> Role {
+        self.route.steps[self.route.step_for(Milestone::Preparation)].performer
+    }
+
+    fn record(&mut self, by: &Principal, role: Role, at: PrimitiveDateTime, kind: EventKind) {
+        let step = self.open_step();
+        self.history.push(Event {
+            at,
+            by: by.user,
+            role,
+            step,
+            kind,
+        });
+    }
+
+    /// Records that `milestone` is reached at `at`: closes the open step if the milestone is its
+    /// last, and opens the next one with its due point.
+    fn reach(
+        &mut self,
+        milestone: Milestone,
+        at: PrimitiveDateTime,
+        calendar: &Calendar,
+    ) -> Result<(), TransitionError> {
+        let i = self.open_step();
+        if self.route.steps[i].closes != milestone {
+            return Ok(());
+        }
+        let next = i + 1;
+        let opened = match self.route.steps.get(next) {
+            Some(step) => Some(self.timing(step, at, calendar)?),
+            None => None,
+        };
+        self.timings[i].completed = Some(at);
+        if let Some(t) = opened {
+            self.timings.push(t);
+        }
+        Ok(())
+    }
+
+    fn timing(
+        &self,
+        step: &RouteStep,
+        started: PrimitiveDateTime,
+        calendar: &Calendar,
+    ) -> Result<StepTiming, TransitionError> {
+        let (_, hours) = self.organization(step)?;
+        let due = match step.term {
+            Some(term) => Some(calendar.due(started, term, hours)?),
+            None => None,
+        };
+        Ok(StepTiming {
+            started,
+            due,
+            completed: None,
+        })
+    }
+
+    /// The due point of the last step if every step from the open one on takes its full term.
+    fn projected_issue(&self, calendar: &Calendar) -> Result<Option<Due>, TransitionError> {
+        let open = self.open_step();
+        let mut last = self.timings[open].due;
+        let mut start = match last {
+            Some(due) => resume_after(due),
+            None => self.timings[open].started,
+        };
+        for step in &self.route.steps[open + 1..] {
+            let t = self.timing(step, start, calendar)?;
+            if let Some(due) = t.due {
+                start = resume_after(due);
+                last = Some(due);
+            }
+        }
+        Ok(last)
+    }
+
+    fn finished(&mut self, at: PrimitiveDateTime) {
+        let i = self.open_step();
+        self.timings[i].completed = Some(at);
+    }
+}
+
+/// Where the next step starts counting when the previous one ends at `due`: a day-due step may
+/// take its whole due day, and the next term never counts its start day anyway.
+fn resume_after(due: Due) -> PrimitiveDateTime {
+    match due {
+        Due::Day(day) => day.midnight(),
+        Due::Moment(moment) => moment,
+    }
+}
+
+/// Makes one transition on a copy of the case: checks the actor, records the event against the
+/// open step, reaches the milestone. The original stays untouched if anything fails.
+fn advance(
+    case: &Case,
+    by: &Principal,
+    milestone: Milestone,
+    at: PrimitiveDateTime,
+    kind: EventKind,
+    calendar: &Calendar,
+) -> Result<Case, TransitionError> {
+    let role = case.check_actor(by, at)?;
+    let mut next = case.clone();
+    next.record(by, role, at, kind);
+    next.reach(milestone, at, calendar)?;
+    Ok(next)
+}
+
+fn reject<S>(state: S, error: TransitionError) -> Rejected<S> {
+    Rejected {
+        state: Box::new(state),
+        error,
+    }
+}
+
+/// An application that has arrived at the provider and waits for registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filed {
+    case: Case,
+}
+
+/// Registered in the journal; waits for the head's resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    case: Case,
+    receipt: Receipt,
+}
+
+/// The head has assigned an executor, who has not taken it up yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assigned {
+    case: Case,
+    receipt: Receipt,
+}
+
+/// The executor is checking the documents and drawing up the result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Processing {
+    case: Case,
+    receipt: Receipt,
+}
+
+/// The result or the reasoned refusal is drawn up and waits for the signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    case: Case,
+    receipt: Receipt,
+    decision: Decision,
+}
+
+/// Signed; waits to be issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    case: Case,
+    receipt: Receipt,
+    decision: Decision,
+}
+
+/// The result has reached the applicant (or the front office that hands it over).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    case: Case,
+    receipt: Receipt,
+    result: String,
+}
+
+/// A reasoned refusal has reached the applicant, or a step that may refuse ended the
+/// application before the executor's work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    case: Case,
+    receipt: Option<Receipt>,
+    grounds: String,
+    /// Index into the route of the step that refused.
+    step: usize,
+}
+
+/// Files an application of `route` at `at`: the registration step opens and its term starts.
+/// Who may file (the applicant on the portal, an operator at the front office, a clerk at the
+/// counter) and whether the channel is offered are decided before this point.
+pub fn file(
+    route: Route,
+    offices: Offices,
+    applicant: UserId,
+    at: PrimitiveDateTime,
+    calendar: &Calendar,
+) -> Result<Filed, TransitionError> {
+    let mut case = Case {
+        route,
+        offices,
+        applicant,
+        timings: Vec::new(),
+        history: Vec::new(),
+        executor: None,
+    };
+    let first = case.timing(&case.route.steps[0], at, calendar)?;
+    case.timings.push(first);
+    case.history.push(Event {
+        at,
+        by: applicant,
+        role: Role::Citizen,
+        step: 0,
+        kind: EventKind::Filed,
+    });
+    Ok(Filed { case })
+}
+
+/// What the registering employee enters: the journal number, the documents received, and where
+/// the result will be issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intake {
+    pub number: JournalNumber,
+    pub documents: Vec<String>,
+    pub issue_place: String,
+}
+
+impl Filed {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+
+    /// Registers the application in the journal and gives the receipt (002 R2 §8(1)).
+    pub fn register(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        intake: Intake,
+        calendar: &Calendar,
+    ) -> Result<Registered, Rejected<Filed>> {
+        let kind = EventKind::Registered {
+            number: intake.number,
+        };
+        let case = match advance(&self.case, by, Milestone::Registration, at, kind, calendar) {
+            Ok(case) => case,
+            Err(e) => return Err(reject(self, e)),
+        };
+        let issue_by = match case.projected_issue(calendar) {
+            Ok(due) => due,
+            Err(e) => return Err(reject(self, e)),
+        };
+        let receipt = Receipt {
+            number: intake.number,
+            accepted_at: at,
+            service: case.route.service.clone(),
+            documents: intake.documents,
+            issue_by,
+            issue_place: intake.issue_place,
+            accepted_by: by.user,
+        };
+        Ok(Registered { case, receipt })
+    }
+
+    /// Refuses before registration, where the registration step may refuse (an incomplete
+    /// package at the State Corporation: 002 R1 §10, refusal receipt by the Standard's form).
+    pub fn refuse(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        grounds: &str,
+    ) -> Result<Refused, Rejected<Filed>> {
+        match end_refused(&self.case, None, by, at, grounds) {
+            Ok(refused) => Ok(refused),
+            Err(e) => Err(reject(self, e)),
+        }
+    }
+}
+
+impl Registered {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+
+    /// The head's resolution: assigns the executor (002 R1 §8(2)).
+    pub fn assign(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        executor: UserId,
+        calendar: &Calendar,
+    ) -> Result<Assigned, Rejected<Registered>> {
+        let kind = EventKind::Assigned { executor };
+        match advance(&self.case, by, Milestone::Resolution, at, kind, calendar) {
+            Ok(mut case) => {
+                case.executor = Some(executor);
+                Ok(Assigned {
+                    case,
+                    receipt: self.receipt,
+                })
+            }
+            Err(e) => Err(reject(self, e)),
+        }
+    }
+
+    /// Refuses at the resolution step, where that step may refuse.
+    pub fn refuse(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        grounds: &str,
+    ) -> Result<Refused, Rejected<Registered>> {
+        match end_refused(&self.case, Some(&self.receipt), by, at, grounds) {
+            Ok(refused) => Ok(refused),
+            Err(e) => Err(reject(self, e)),
+        }
+    }
+}
+
+impl Assigned {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+
+    /// The assigned executor takes the application into work. Reaches no milestone: the
+    /// executor's term already runs from the resolution.
+    pub fn start_processing(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+    ) -> Result<Processing, Rejected<Assigned>> {
+        let role = match self.case.check_actor(by, at) {
+            Ok(role) => role,
+            Err(e) => return Err(reject(self, e)),
+        };
+        let mut case = self.case;
+        case.record(by, role, at, EventKind::ProcessingStarted);
+        Ok(Processing {
+            case,
+            receipt: self.receipt,
+        })
+    }
+}
+
+impl Processing {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+
+    /// The executor draws up the result, or a reasoned refusal where the step may refuse
+    /// (002 R4 §8(3): "результат ... либо мотивированный ответ об отказе").
+    pub fn prepare(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        decision: Decision,
+        calendar: &Calendar,
+    ) -> Result<Prepared, Rejected<Processing>> {
+        let valid = match &decision {
+            Decision::Grant { result } if !self.case.route.results.contains(result) => {
+                Err(TransitionError::UnknownResult(result.clone()))
+            }
+            Decision::Grant { .. } => Ok(()),
+            Decision::Refuse { grounds } => check_grounds(&self.case, grounds),
+        };
+        if let Err(e) = valid {
+            return Err(reject(self, e));
+        }
+        let kind = EventKind::Prepared(decision.clone());
+        match advance(&self.case, by, Milestone::Preparation, at, kind, calendar) {
+            Ok(case) => Ok(Prepared {
+                case,
+                receipt: self.receipt,
+                decision,
+            }),
+            Err(e) => Err(reject(self, e)),
+        }
+    }
+}
+
+impl Prepared {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// The result is signed (002 R1 §8(3): the specialist "подписывает у руководителя").
+    pub fn sign(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        calendar: &Calendar,
+    ) -> Result<Signed, Rejected<Prepared>> {
+        match advance(
+            &self.case,
+            by,
+            Milestone::Signature,
+            at,
+            EventKind::Signed,
+            calendar,
+        ) {
+            Ok(case) => Ok(Signed {
+                case,
+                receipt: self.receipt,
+                decision: self.decision,
+            }),
+            Err(e) => Err(reject(self, e)),
+        }
+    }
+}
+
+/// What issuing a signed decision leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Issued(Issued),
+    Refused(Refused),
+}
+
+impl Signed {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// Hands the signed result or refusal over (002 R1 §8(4)); the application ends.
+    pub fn issue(
+        self,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        calendar: &Calendar,
+    ) -> Result<Outcome, Rejected<Signed>> {
+        let kind = match &self.decision {
+            Decision::Grant { .. } => EventKind::Issued,
+            Decision::Refuse { grounds } => EventKind::Refused {
+                grounds: grounds.clone(),
+            },
+        };
+        let case = match advance(&self.case, by, Milestone::Issue, at, kind, calendar) {
+            Ok(case) => case,
+            Err(e) => return Err(reject(self, e)),
+        };
+        Ok(match self.decision {
+            Decision::Grant { result } => Outcome::Issued(Issued {
+                case,
+                receipt: self.receipt,
+                result,
+            }),
+            Decision::Refuse { grounds } => {
+                let step = case.route.step_for(Milestone::Preparation);
+                Outcome::Refused(Refused {
+                    case,
+                    receipt: Some(self.receipt),
+                    grounds,
+                    step,
+                })
+            }
+        })
+    }
+}
+
+impl Issued {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+    pub fn result(&self) -> &str {
+        &self.result
+    }
+}
+
+impl Refused {
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+    pub fn receipt(&self) -> Option<&Receipt> {
+        self.receipt.as_ref()
+    }
+    pub fn grounds(&self) -> &str {
+        &self.grounds
+    }
+    /// Index into the route of the step that refused.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+}
+
+/// Ends the application with a refusal at the open step, which must allow it.
+fn end_refused(
+    case: &Case,
+    receipt: Option<&Receipt>,
+    by: &Principal,
+    at: PrimitiveDateTime,
+    grounds: &str,
+) -> Result<Refused, TransitionError> {
+    let role = case.check_actor(by, at)?;
+    check_grounds(case, grounds)?;
+    let mut case = case.clone();
+    let step = case.open_step();
+    case.record(
+        by,
+        role,
+        at,
+        EventKind::Refused {
+            grounds: grounds.to_owned(),
+        },
+    );
+    case.finished(at);
+    Ok(Refused {
+        case,
+        receipt: receipt.cloned(),
+        grounds: grounds.to_owned(),
+        step,
+    })
+}
+
+fn check_grounds(case: &Case, grounds: &str) -> Result<(), TransitionError> {
+    let step = &case.route.steps[case.open_step()];
+    if !step.may_refuse() {
+        return Err(TransitionError::RefusalNotAllowed {
+            clause: step.clause.clone(),
+        });
+    }
+    if !step.refusal_grounds.iter().any(|g| g == grounds) {
+        return Err(TransitionError::UnknownGround {
+            clause: step.clause.clone(),
+            grounds: grounds.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// An application in any state, as it is stored and acted on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Application {
+    Filed(Filed),
+    Registered(Registered),
+    Assigned(Assigned),
+    Processing(Processing),
+    Prepared(Prepared),
+    Signed(Signed),
+    Issued(Issued),
+    Refused(Refused),
+}
+
+/// An action on an application, as a user asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Register(Intake),
+    Assign { executor: UserId },
+    StartProcessing,
+    Prepare(Decision),
+    Sign,
+    Issue,
+    Refuse { grounds: String },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Register(_) => "register",
+            Command::Assign { .. } => "assign",
+            Command::StartProcessing => "start_processing",
+            Command::Prepare(_) => "prepare",
+            Command::Sign => "sign",
+            Command::Issue => "issue",
+            Command::Refuse { .. } => "refuse",
+        }
+    }
+}
+
+impl Application {
+    pub fn case(&self) -> &Case {
+        match self {
+            Application::Filed(s) => &s.case,
+            Application::Registered(s) => &s.case,
+            Application::Assigned(s) => &s.case,
+            Application::Processing(s) => &s.case,
+            Application::Prepared(s) => &s.case,
+            Application::Signed(s) => &s.case,
+            Application::Issued(s) => &s.case,
+            Application::Refused(s) => &s.case,
+        }
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            Application::Filed(_) => "filed",
+            Application::Registered(_) => "registered",
+            Application::Assigned(_) => "assigned",
+            Application::Processing(_) => "processing",
+            Application::Prepared(_) => "prepared",
+            Application::Signed(_) => "signed",
+            Application::Issued(_) => "issued",
+            Application::Refused(_) => "refused",
+        }
+    }
+
+    /// Whether the application has ended, issued or refused.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Application::Issued(_) | Application::Refused(_))
+    }
+
+    /// Applies `command`; a command that is not the next one for this state is
+    /// [`TransitionError::OutOfOrder`].
+    pub fn act(
+        self,
+        command: Command,
+        by: &Principal,
+        at: PrimitiveDateTime,
+        calendar: &Calendar,
+    ) -> Result<Application, Rejected<Application>> {
+        use Application as A;
+        fn up<S, T>(
+            r: Result<T, Rejected<S>>,
+            wrap: fn(T) -> Application,
+            back: fn(S) -> Application,
+        ) -> Result<Application, Rejected<Application>> {
+            r.map(wrap).map_err(|Rejected { state, error }| Rejected {
+                state: Box::new(back(*state)),
+                error,
+            })
+        }
+        match (self, command) {
+            (A::Filed(s), Command::Register(intake)) => up(
+                s.register(by, at, intake, calendar),
+                A::Registered,
+                A::Filed,
+            ),
+            (A::Filed(s), Command::Refuse { grounds }) => {
+                up(s.refuse(by, at, &grounds), A::Refused, A::Filed)
+            }
+            (A::Registered(s), Command::Assign { executor }) => up(
+                s.assign(by, at, executor, calendar),
+                A::Assigned,
+                A::Registered,
+            ),
+            (A::Registered(s), Command::Refuse { grounds }) => {
+                up(s.refuse(by, at, &grounds), A::Refused, A::Registered)
+            }
+            (A::Assigned(s), Command::StartProcessing) => {
+                up(s.start_processing(by, at), A::Processing, A::Assigned)
+            }
+            (A::Processing(s), Command::Prepare(decision)) => up(
+                s.prepare(by, at, decision, calendar),
+                A::Prepared,
+                A::Processing,
+            ),
+            (A::Prepared(s), Command::Sign) => up(s.sign(by, at, calendar), A::Signed, A::Prepared),
+            (A::Signed(s), Command::Issue) => up(
+                s.issue(by, at, calendar),
+                |o| match o {
+                    Outcome::Issued(i) => A::Issued(i),
+                    Outcome::Refused(r) => A::Refused(r),
+                },
+                A::Signed,
+            ),
+            (state, command) => {
+                let error = TransitionError::OutOfOrder {
+                    attempted: command.name(),
+                    state: state.state_name(),
+                };
+                Err(Rejected {
+                    state: Box::new(state),
+                    error,
+                })
+            }
+        }
+    }
+}
+
+/// A step past its due point while still open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverdueStep {
+    /// Index into the route's steps.
+    pub step: usize,
+    pub clause: String,
+    pub performer: Role,
+    pub started: PrimitiveDateTime,
+    pub due: Due,
+}
+
+/// The steps of `case` that are overdue at `now` (002 §5 terms; seed-services.md §6.6 item 35).
+pub fn overdue_steps(case: &Case, now: PrimitiveDateTime) -> Vec<OverdueStep> {
+    case.timings
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_overdue_at(now))
+        .filter_map(|(i, t)| {
+            let step = &case.route.steps[i];
+            t.due.map(|due| OverdueStep {
+                step: i,
+                clause: step.clause.clone(),
+                performer: step.performer,
+                started: t.started,
+                due,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::LazyLock;
+
+    use proptest::prelude::*;
+    use time::macros::{date, datetime};
+
+    use super::*;
+    use crate::access::{Membership, OrganizationKind, OrganizationScope, RegionId};
+    use crate::duration::DurationUnit;
+
+    macro_rules! year_file {
+        ($y:literal) => {
+            (
+                concat!($y, ".toml"),
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../catalog/calendar/",
+                    $y,
+                    ".toml"
+                )),
+            )
+        };
+    }
+
+    static KZ: LazyLock<Calendar> = LazyLock::new(|| {
+        Calendar::from_year_files([
+            year_file!("2024"),
+            year_file!("2025"),
+            year_file!("2026"),
+            year_file!("2027"),
+        ])
+        .expect("the shipped calendar parses")
+    });
+
+    const ALMATY: RegionId = RegionId(1);
+    const PROVIDER: OrganizationId = OrganizationId(10);
+    const OTHER_PROVIDER: OrganizationId = OrganizationId(11);
+    const APPLICANT: UserId = UserId(1);
+    const CLERK: UserId = UserId(2);
+    const HEAD: UserId = UserId(3);
+    const SPECIALIST: UserId = UserId(4);
+    const OTHER_SPECIALIST: UserId = UserId(5);
+    const NONCONFORMING: &str = "documents_nonconforming";
+
+    fn kz() -> &'static Calendar {
+        &KZ
+    }
+
+    fn staff(user: UserId, role: Role, org: OrganizationId) -> Principal {
+        let scope = OrganizationScope {
+            id: org,
+            region: ALMATY,
+            kind: OrganizationKind::Provider,
+        };
+        Principal {
+            user,
+            memberships: vec![Membership {
+                role,
+                organization: Some(scope),
+            }],
+        }
+    }
+
+    fn step(
+        clause: &str,
+        performer: Role,
+        amount: u32,
+        unit: DurationUnit,
+        closes: Milestone,
+    ) -> RouteStep {
+        RouteStep {
+            clause: clause.to_owned(),
+            performer,
+            organization: Responsible::Provider,
+            term: Some(Term { amount, unit }),
+            refusal_grounds: Vec::new(),
+            closes,
+        }
+    }
+
+    /// The provider's steps of S3, guardianship certificates (002 R1 §8(1)–(4)), as filed on the
+    /// portal. The specialist's check against п. 9 of the Standard is where the portal and State
+    /// Corporation flows refuse for nonconforming documents (§9 process 8, §12 process 7).
+    fn s3_route() -> Route {
+        use DurationUnit::*;
+        let mut check = step(
+            "002 R1 §8(3)",
+            Role::Specialist,
+            2,
+            WorkingDays,
+            Milestone::Signature,
+        );
+        check.refusal_grounds = vec![NONCONFORMING.to_owned()];
+        Route::new(
+            "S3",
+            "002-2017",
+            "egov_portal",
+            vec![
+                step(
+                    "002 R1 §8(1)",
+                    Role::Clerk,
+                    15,
+                    WorkingMinutes,
+                    Milestone::Registration,
+                ),
+                step(
+                    "002 R1 §8(2)",
+                    Role::Head,
+                    15,
+                    WorkingMinutes,
+                    Milestone::Resolution,
+                ),
+                check,
+                step(
+                    "002 R1 §8(4)",
+                    Role::Clerk,
+                    1,
+                    WorkingDays,
+                    Milestone::Issue,
+                ),
+            ],
+            vec!["guardianship_certificate".to_owned()],
+        )
+        .expect("the S3 route reaches every milestone in order")
+    }
+
+    fn offices() -> Offices {
+        Offices {
+            provider: PROVIDER,
+            provider_hours: OfficeHours::provider(),
+            front_office: None,
+        }
+    }
+
+    fn intake() -> Intake {
+        Intake {
+            number: JournalNumber(17),
+            documents: vec!["application".to_owned(), "identity_document".to_owned()],
+            issue_place: "Almaty, Education Department office".to_owned(),
+        }
+    }
+
+    fn clerk() -> Principal {
+        staff(CLERK, Role::Clerk, PROVIDER)
+    }
+    fn head() -> Principal {
+        staff(HEAD, Role::Head, PROVIDER)
+    }
+    fn specialist() -> Principal {
+        staff(SPECIALIST, Role::Specialist, PROVIDER)
+    }
+
+    fn filed_on_20_march() -> Filed {
+        file(
+            s3_route(),
+            offices(),
+            APPLICANT,
+            datetime!(2025-03-20 10:00),
+            kz(),
+        )
+        .expect("2025 is covered")
+    }
+
+    fn processing_on_20_march() -> Processing {
+        filed_on_20_march()
+            .register(&clerk(), datetime!(2025-03-20 10:10), intake(), kz())
+            .expect("the clerk registers")
+            .assign(&head(), datetime!(2025-03-20 10:20), SPECIALIST, kz())
+            .expect("the head assigns")
+            .start_processing(&specialist(), datetime!(2025-03-20 11:00))
+            .expect("the assigned specialist takes it up")
+    }
+
+    #[test]
+    fn s3_walks_from_registration_to_the_certificate_with_due_dates_skipping_nauryz() {
+        let filed = filed_on_20_march();
+        assert_eq!(
+            filed.case().timings()[0].due,
+            Some(Due::Moment(datetime!(2025-03-20 10:15)))
+        );
+
+        let registered = filed
+            .register(&clerk(), datetime!(2025-03-20 10:10), intake(), kz())
+            .unwrap();
+        let receipt = registered.receipt().clone();
+        assert_eq!(receipt.number, JournalNumber(17));
+        assert_eq!(receipt.accepted_by, CLERK);
+        assert_eq!(receipt.service, "S3");
+        // 15 minutes for the head, then 2 working days: 21–25 March 2025 are Nauryz and its
+        // carried-over days, so 26 and 27 March count; the hand-over day is 28 March.
+        assert_eq!(receipt.issue_by, Some(Due::Day(date!(2025 - 03 - 28))));
+        assert_eq!(
+            registered.case().timings()[1].due,
+            Some(Due::Moment(datetime!(2025-03-20 10:25)))
+        );
+
+        let assigned = registered
+            .assign(&head(), datetime!(2025-03-20 10:20), SPECIALIST, kz())
+            .unwrap();
+        assert_eq!(assigned.case().executor(), Some(SPECIALIST));
+        assert_eq!(
+            assigned.case().timings()[2].started,
+            datetime!(2025-03-20 10:20)
+        );
+        assert_eq!(
+            assigned.case().timings()[2].due,
+            Some(Due::Day(date!(2025 - 03 - 27)))
+        );
+
+        let processing = assigned
+            .start_processing(&specialist(), datetime!(2025-03-20 11:00))
+            .unwrap();
+        let grant = Decision::Grant {
+            result: "guardianship_certificate".to_owned(),
+        };
+        let prepared = processing
+            .prepare(&specialist(), datetime!(2025-03-26 15:00), grant, kz())
+            .unwrap();
+        // Preparation and signature are one step in §8(3): it stays open until signed.
+        assert_eq!(prepared.case().timings().len(), 3);
+        let signed = prepared
+            .sign(&specialist(), datetime!(2025-03-27 11:00), kz())
+            .unwrap();
+        assert_eq!(
+            signed.case().timings()[3].due,
+            Some(Due::Day(date!(2025 - 03 - 28)))
+        );
+
+        let Outcome::Issued(issued) = signed
+            .issue(&clerk(), datetime!(2025-03-28 16:00), kz())
+            .unwrap()
+        else {
+            panic!("a granted certificate is issued, not refused");
+        };
+        assert_eq!(issued.result(), "guardianship_certificate");
+        let case = issued.case();
+        assert!(
+            case.timings()
+                .iter()
+                .all(|t| t.completed.is_some() && !t.completed_late())
+        );
+        let kinds: Vec<_> = case.history().iter().map(|e| (e.step, e.role)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (0, Role::Citizen),
+                (0, Role::Clerk),
+                (1, Role::Head),
+                (2, Role::Specialist),
+                (2, Role::Specialist),
+                (2, Role::Specialist),
+                (3, Role::Clerk),
+            ]
+        );
+        assert!(overdue_steps(case, datetime!(2025-04-30 12:00)).is_empty());
+    }
+
+    #[test]
+    fn the_whole_walk_through_commands_matches_the_typed_walk() {
+        let mut app = Application::Filed(filed_on_20_march());
+        let walk = [
+            (
+                Command::Register(intake()),
+                clerk(),
+                datetime!(2025-03-20 10:10),
+            ),
+            (
+                Command::Assign {
+                    executor: SPECIALIST,
+                },
+                head(),
+                datetime!(2025-03-20 10:20),
+            ),
+            (
+                Command::StartProcessing,
+                specialist(),
+                datetime!(2025-03-20 11:00),
+            ),
+            (
+                Command::Prepare(Decision::Grant {
+                    result: "guardianship_certificate".to_owned(),
+                }),
+                specialist(),
+                datetime!(2025-03-26 15:00),
+            ),
+            (Command::Sign, specialist(), datetime!(2025-03-27 11:00)),
+            (Command::Issue, clerk(), datetime!(2025-03-28 16:00)),
+        ];
+        for (command, by, at) in walk {
+            app = app
+                .act(command, &by, at, kz())
+                .map_err(|r| r.error)
+                .unwrap();
+        }
+        assert_eq!(app.state_name(), "issued");
+        assert!(app.is_closed());
+    }
+
+    #[test]
+    fn a_step_done_by_the_wrong_role_is_refused_and_the_state_is_kept() {
+        let filed = filed_on_20_march();
+        let before = filed.clone();
+        let rejected = filed
+            .register(&head(), datetime!(2025-03-20 10:10), intake(), kz())
+            .unwrap_err();
+        assert_eq!(
+            rejected.error,
+            TransitionError::NotPerformer {
+                clause: "002 R1 §8(1)".to_owned(),
+                required: Role::Clerk
+            }
+        );
+        assert_eq!(*rejected.state, before);
+
+        // The right role in another provider is still the wrong organization.
+        let elsewhere = staff(CLERK, Role::Clerk, OTHER_PROVIDER);
+        let rejected = (*rejected.state)
+            .register(&elsewhere, datetime!(2025-03-20 10:10), intake(), kz())
+            .unwrap_err();
+        assert!(matches!(
+            rejected.error,
+            TransitionError::NotPerformer { .. }
+        ));
+    }
+
+    #[test]
+    fn only_the_assigned_specialist_works_on_the_application() {
+        let assigned = filed_on_20_march()
+            .register(&clerk(), datetime!(2025-03-20 10:10), intake(), kz())
+            .unwrap()
+            .assign(&head(), datetime!(2025-03-20 10:20), SPECIALIST, kz())
+            .unwrap();
+        let colleague = staff(OTHER_SPECIALIST, Role::Specialist, PROVIDER);
+        let rejected = assigned
+            .start_processing(&colleague, datetime!(2025-03-20 11:00))
+            .unwrap_err();
+        assert_eq!(rejected.error, TransitionError::NotAssignee);
+    }
+
+    #[test]
+    fn a_transition_out_of_order_is_refused() {
+        let app = Application::Filed(filed_on_20_march());
+        let rejected = app
+            .act(
+                Command::Sign,
+                &specialist(),
+                datetime!(2025-03-20 10:10),
+                kz(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            rejected.error,
+            TransitionError::OutOfOrder {
+                attempted: "sign",
+                state: "filed"
+            }
+        );
+        assert_eq!(rejected.state.state_name(), "filed");
+    }
+
+    #[test]
+    fn refusal_is_allowed_only_at_a_step_that_may_refuse_and_on_its_grounds() {
+        // Registration (§8(1)) gives no refusal.
+        let rejected = filed_on_20_march()
+            .refuse(&clerk(), datetime!(2025-03-20 10:10), NONCONFORMING)
+            .unwrap_err();
+        assert_eq!(
+            rejected.error,
+            TransitionError::RefusalNotAllowed {
+                clause: "002 R1 §8(1)".to_owned()
+            }
+        );
+
+        // The specialist's check (§8(3)) refuses, but only on its listed grounds.
+        let processing = processing_on_20_march();
+        let unlisted = Decision::Refuse {
+            grounds: "applicant_disliked".to_owned(),
+        };
+        let rejected = processing
+            .prepare(&specialist(), datetime!(2025-03-26 09:00), unlisted, kz())
+            .unwrap_err();
+        assert!(matches!(
+            rejected.error,
+            TransitionError::UnknownGround { .. }
+        ));
+
+        let refusal = Decision::Refuse {
+            grounds: NONCONFORMING.to_owned(),
+        };
+        let prepared = (*rejected.state)
+            .prepare(&specialist(), datetime!(2025-03-26 09:00), refusal, kz())
+            .unwrap();
+        let signed = prepared
+            .sign(&specialist(), datetime!(2025-03-26 10:00), kz())
+            .unwrap();
+        let Outcome::Refused(refused) = signed
+            .issue(&clerk(), datetime!(2025-03-27 10:00), kz())
+            .unwrap()
+        else {
+            panic!("a signed refusal ends as refused");
+        };
+        assert_eq!(refused.grounds(), NONCONFORMING);
+        assert_eq!(refused.step(), 2);
+        assert_eq!(refused.receipt().map(|r| r.number), Some(JournalNumber(17)));
+    }
+
+    #[test]
+    fn an_open_step_is_overdue_only_after_its_due_point() {
+        let filed = filed_on_20_march();
+        // 15 working minutes from 10:00: due 10:15.
+        assert!(overdue_steps(filed.case(), datetime!(2025-03-20 10:15)).is_empty());
+        let late = overdue_steps(filed.case(), datetime!(2025-03-20 10:16));
+        assert_eq!(late.len(), 1);
+        assert_eq!((late[0].step, late[0].performer), (0, Role::Clerk));
+
+        // The specialist's 2 working days end on 27 March: the whole day is still on time.
+        let processing = processing_on_20_march();
+        assert!(overdue_steps(processing.case(), datetime!(2025-03-27 23:59)).is_empty());
+        let late = overdue_steps(processing.case(), datetime!(2025-03-28 09:00));
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].clause, "002 R1 §8(3)");
+        assert_eq!(late[0].due, Due::Day(date!(2025 - 03 - 27)));
+
+        // Once closed late, it is no longer overdue but remembered as late.
+        let grant = Decision::Grant {
+            result: "guardianship_certificate".to_owned(),
+        };
+        let signed = processing
+            .prepare(&specialist(), datetime!(2025-03-28 09:30), grant, kz())
+            .unwrap()
+            .sign(&specialist(), datetime!(2025-03-28 10:00), kz())
+            .unwrap();
+        assert!(overdue_steps(signed.case(), datetime!(2025-03-28 10:01)).is_empty());
+        assert!(signed.case().timings()[2].completed_late());
+    }
+
+    #[test]
+    fn a_route_must_reach_its_milestones_in_order_and_end_with_the_issue() {
+        use DurationUnit::*;
+        let reg = step(
+            "a",
+            Role::Clerk,
+            15,
+            WorkingMinutes,
+            Milestone::Registration,
+        );
+        let res = step("b", Role::Head, 1, WorkingDays, Milestone::Resolution);
+        let sig = step("c", Role::Specialist, 2, WorkingDays, Milestone::Signature);
+        let results = vec!["certificate".to_owned()];
+        let build = |steps: Vec<RouteStep>| Route::new("S", "v", "c", steps, results.clone());
+        assert!(matches!(
+            build(vec![res.clone(), reg.clone()]),
+            Err(RouteError::NotInOrder { .. })
+        ));
+        assert_eq!(
+            build(vec![reg.clone(), res.clone(), sig]),
+            Err(RouteError::NoIssue(Milestone::Signature))
+        );
+        assert_eq!(build(vec![]), Err(RouteError::Empty));
+        // 002 R8 §8(3): preparation, signature and issue in one step.
+        let all = step("d", Role::Specialist, 4, WorkingDays, Milestone::Issue);
+        assert!(build(vec![reg, res, all]).is_ok());
+    }
+
+    proptest! {
+        /// Whenever filed in 2025 and however quickly each step is done within its term, no step
+        /// is ever overdue or late, every day-due lands on a working day after the step's start,
+        /// and the receipt's promised day is never before the actual issue.
+        #[test]
+        fn on_time_work_is_never_overdue(
+            day in 0i64..330,
+            minute in 0i64..(24 * 60),
+            fractions in proptest::collection::vec(0u32..=100, 6),
+        ) {
+            let start = datetime!(2025-01-01 00:00) + time::Duration::days(day) + time::Duration::minutes(minute);
+            let mut app = Application::Filed(file(s3_route(), offices(), APPLICANT, start, kz()).unwrap());
+            let mut at = start;
+            let commands = [
+                (Command::Register(intake()), clerk()),
+                (Command::Assign { executor: SPECIALIST }, head()),
+                (Command::StartProcessing, specialist()),
+                (Command::Prepare(Decision::Grant { result: "guardianship_certificate".to_owned() }), specialist()),
+                (Command::Sign, specialist()),
+                (Command::Issue, clerk()),
+            ];
+            let mut promised = None;
+            for ((command, by), fraction) in commands.into_iter().zip(fractions) {
+                let case = app.case();
+                let timing = case.timings().last().unwrap().clone();
+                let deadline = match timing.due.unwrap() {
+                    Due::Moment(m) => m,
+                    Due::Day(d) => {
+                        prop_assert!(kz().is_working_day(d));
+                        prop_assert!(d > timing.started.date());
+                        d.with_hms(23, 59, 0).unwrap()
+                    }
+                };
+                // Somewhere between now and the deadline, never past it.
+                let span = (deadline - at).whole_minutes().max(0);
+                at += time::Duration::minutes(span * i64::from(fraction) / 100);
+                app = app.act(command, &by, at, kz()).map_err(|r| r.error).unwrap();
+                prop_assert!(overdue_steps(app.case(), at).is_empty());
+                if let Application::Registered(r) = &app {
+                    promised = r.receipt().issue_by;
+                }
+            }
+            prop_assert!(app.case().timings().iter().all(|t| !t.completed_late()));
+            match promised {
+                Some(Due::Day(d)) => prop_assert!(at.date() <= d),
+                other => prop_assert!(false, "the promise is a day: {other:?}"),
+            }
+        }
+    }
+}
