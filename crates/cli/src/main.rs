@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod calendar_cmd;
+
 #[derive(Parser)]
 #[command(name = "kezek", version, about = "Public services in education: regulations as data and the kindergarten queue")]
 struct Cli {
@@ -10,9 +12,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// The Kazakhstan working-day calendar: due dates of terms.
+    Calendar(calendar_cmd::CalendarArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Calendar(args) => calendar_cmd::run(args),
+    }
 }
