@@ -24,7 +24,11 @@ pub enum CalendarLoadError {
 /// `calendar/` subfolder is read) or the calendar folder itself.
 pub fn load_calendar(dir: &Path) -> Result<Calendar, CalendarLoadError> {
     let nested = dir.join("calendar");
-    let dir = if nested.is_dir() { nested } else { dir.to_path_buf() };
+    let dir = if nested.is_dir() {
+        nested
+    } else {
+        dir.to_path_buf()
+    };
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| CalendarLoadError::Io { path, source }
@@ -48,7 +52,11 @@ pub fn load_calendar(dir: &Path) -> Result<Calendar, CalendarLoadError> {
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
         files.push((path.display().to_string(), text));
     }
-    Ok(Calendar::from_year_files(files.iter().map(|(name, text)| (name.as_str(), text.as_str())))?)
+    Ok(Calendar::from_year_files(
+        files
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+    )?)
 }
 
 #[cfg(test)]
@@ -70,7 +78,11 @@ mod tests {
     #[test]
     fn a_broken_year_file_is_reported_with_its_path_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("2025.toml"), "year = 2025\n\n[[holiday]]\ndate = \"soon\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("2025.toml"),
+            "year = 2025\n\n[[holiday]]\ndate = \"soon\"\n",
+        )
+        .unwrap();
         let err = load_calendar(dir.path()).unwrap_err().to_string();
         assert!(err.contains("2025.toml:4:"), "{err}");
     }
@@ -78,6 +90,9 @@ mod tests {
     #[test]
     fn an_empty_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(load_calendar(dir.path()), Err(CalendarLoadError::NoYearFiles(_))));
+        assert!(matches!(
+            load_calendar(dir.path()),
+            Err(CalendarLoadError::NoYearFiles(_))
+        ));
     }
 }

@@ -55,7 +55,12 @@ struct DueArgs {
     #[arg(long = "break", value_name = "HH:MM-HH:MM")]
     breaks: Vec<String>,
     /// The catalog folder (its calendar/ subfolder holds YYYY.toml year files)
-    #[arg(long, env = "KEZEK_CATALOG_DIR", default_value = "catalog", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "KEZEK_CATALOG_DIR",
+        default_value = "catalog",
+        value_name = "DIR"
+    )]
     catalog: PathBuf,
 }
 
@@ -70,10 +75,14 @@ fn run_due(args: DueArgs) -> anyhow::Result<()> {
     let calendar = kezek_catalog::calendars::load_calendar(&args.catalog)
         .with_context(|| format!("loading the calendar from {}", args.catalog.display()))?;
     let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).context("reading CSV from stdin")?;
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading CSV from stdin")?;
     let output = due_csv(&calendar, &hours, &input)?;
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(output.as_bytes()).context("writing to stdout")?;
+    stdout
+        .write_all(output.as_bytes())
+        .context("writing to stdout")?;
     stdout.flush().context("writing to stdout")?;
     Ok(())
 }
@@ -93,7 +102,10 @@ const HEADER: &str = "id,start_local,unit,amount";
 /// The whole CSV answer, or the first bad line; nothing partial.
 fn due_csv(calendar: &Calendar, hours: &OfficeHours, input: &str) -> anyhow::Result<String> {
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
-    let mut lines = input.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let mut lines = input
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
     let Some((_, header)) = lines.by_ref().find(|(_, l)| !l.trim().is_empty()) else {
         bail!("empty input: expected the CSV header `{HEADER}`");
     };
@@ -125,10 +137,15 @@ fn due_row(calendar: &Calendar, hours: &OfficeHours, line: &str) -> anyhow::Resu
     if id.is_empty() {
         bail!("empty id");
     }
-    let start = PrimitiveDateTime::parse(start, format_description!("[year]-[month]-[day]T[hour]:[minute]"))
-        .map_err(|_| anyhow::anyhow!("start_local `{start}` is not a local time YYYY-MM-DDTHH:MM"))?;
+    let start = PrimitiveDateTime::parse(
+        start,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+    )
+    .map_err(|_| anyhow::anyhow!("start_local `{start}` is not a local time YYYY-MM-DDTHH:MM"))?;
     let unit = DurationUnit::parse(unit).ok_or_else(|| {
-        anyhow::anyhow!("unit `{unit}` is not one of working_days, calendar_days, months, working_minutes")
+        anyhow::anyhow!(
+            "unit `{unit}` is not one of working_days, calendar_days, months, working_minutes"
+        )
     })?;
     let amount: u32 = amount
         .parse()

@@ -44,7 +44,12 @@ struct Oracle {
 fn parse_date(s: &str) -> Date {
     let p: Vec<&str> = s.split('-').collect();
     let month = Month::try_from(p[1].parse::<u8>().expect("month")).expect("month");
-    Date::from_calendar_date(p[0].parse().expect("year"), month, p[2].parse().expect("day")).expect("date")
+    Date::from_calendar_date(
+        p[0].parse().expect("year"),
+        month,
+        p[2].parse().expect("day"),
+    )
+    .expect("date")
 }
 
 fn oracle() -> Oracle {
@@ -61,10 +66,19 @@ fn oracle() -> Oracle {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let mut o = Oracle { version: String::new(), off: BTreeMap::new(), holidays: BTreeSet::new(), worked: BTreeSet::new() };
+    let mut o = Oracle {
+        version: String::new(),
+        off: BTreeMap::new(),
+        holidays: BTreeSet::new(),
+        worked: BTreeSet::new(),
+    };
     for line in text.lines() {
         let mut parts = line.splitn(3, ' ');
-        let (kind, value, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (kind, value, name) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         match kind {
             "version" => o.version = value.to_string(),
             "worked" => {
@@ -87,9 +101,13 @@ fn oracle() -> Oracle {
 fn days_off_agree_with_the_holidays_package_for_2024_to_2027() {
     let oracle = oracle();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog");
-    let calendar = kezek_catalog::calendars::load_calendar(&dir).expect("the shipped calendar loads");
+    let calendar =
+        kezek_catalog::calendars::load_calendar(&dir).expect("the shipped calendar loads");
 
-    let known: BTreeMap<Date, &str> = KNOWN_DISAGREEMENTS.iter().map(|(d, why)| (parse_date(d), *why)).collect();
+    let known: BTreeMap<Date, &str> = KNOWN_DISAGREEMENTS
+        .iter()
+        .map(|(d, why)| (parse_date(d), *why))
+        .collect();
     let mut unexpected = Vec::new();
     let mut seen_known = BTreeSet::new();
 
@@ -108,7 +126,11 @@ fn days_off_agree_with_the_holidays_package_for_2024_to_2027() {
                     if ours { "working" } else { "day off" },
                     oracle.version,
                     if theirs { "working" } else { "day off" },
-                    oracle.off.get(&day).map(String::as_str).unwrap_or("not listed"),
+                    oracle
+                        .off
+                        .get(&day)
+                        .map(String::as_str)
+                        .unwrap_or("not listed"),
                 ));
             }
         }
@@ -121,14 +143,26 @@ fn days_off_agree_with_the_holidays_package_for_2024_to_2027() {
         if !known.contains_key(d) {
             unexpected.push(format!(
                 "{d}: holiday in {} only",
-                if ours.contains(d) { "our calendar" } else { "the holidays package" }
+                if ours.contains(d) {
+                    "our calendar"
+                } else {
+                    "the holidays package"
+                }
             ));
         } else {
             seen_known.insert(*d);
         }
     }
 
-    assert!(unexpected.is_empty(), "disagreements with holidays {}:\n{}", oracle.version, unexpected.join("\n"));
+    assert!(
+        unexpected.is_empty(),
+        "disagreements with holidays {}:\n{}",
+        oracle.version,
+        unexpected.join("\n")
+    );
     let stale: Vec<_> = known.keys().filter(|d| !seen_known.contains(d)).collect();
-    assert!(stale.is_empty(), "listed disagreements that no longer occur, remove them: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "listed disagreements that no longer occur, remove them: {stale:?}"
+    );
 }

@@ -18,7 +18,12 @@ fn kezek_due(extra: &[&str], csv: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the kezek binary starts");
-    child.stdin.take().expect("stdin is piped").write_all(csv.as_bytes()).expect("stdin accepts the CSV");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(csv.as_bytes())
+        .expect("stdin accepts the CSV");
     child.wait_with_output().expect("kezek finishes")
 }
 
@@ -79,7 +84,10 @@ fn state_corporation_hours_count_minutes_on_the_worked_sunday_5_january_2025() {
     let out = kezek_due(&["--office-hours", "09:00-20:00"], csv);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     // 7 January is Orthodox Christmas, so the evening's remaining 10 minutes run on the 8th.
-    assert_eq!(stdout(&out), "id,due_local\nsaturday,2025-01-05T09:30\nevening,2025-01-08T09:10\n");
+    assert_eq!(
+        stdout(&out),
+        "id,due_local\nsaturday,2025-01-05T09:30\nevening,2025-01-08T09:10\n"
+    );
 }
 
 #[test]
@@ -99,16 +107,25 @@ fn a_term_past_the_calendar_years_fails_naming_its_line() {
     let out = kezek_due(&[], csv);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("line 2") && err.contains("2028-01-01"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("2028-01-01"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_wrong_header_and_bad_office_hours_are_refused() {
-    let out = kezek_due(&[], "id,start,unit,amount\nx,2025-03-20T10:00,working_days,1\n");
+    let out = kezek_due(
+        &[],
+        "id,start,unit,amount\nx,2025-03-20T10:00,working_days,1\n",
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
 
-    let out = kezek_due(&["--office-hours", "18:00-09:00"], "id,start_local,unit,amount\n");
+    let out = kezek_due(
+        &["--office-hours", "18:00-09:00"],
+        "id,start_local,unit,amount\n",
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("18:00-09:00"), "{}", stderr(&out));
 }

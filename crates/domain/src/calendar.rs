@@ -31,10 +31,18 @@ pub use zone::{ALMATY_SWITCH_TO_UTC5, almaty_offset_at, almaty_to_utc, utc_to_al
 pub enum CalendarError {
     /// A year file is malformed or contradicts the holiday rules.
     #[error("{file}:{line}: {message}")]
-    File { file: String, line: usize, message: String },
+    File {
+        file: String,
+        line: usize,
+        message: String,
+    },
     /// Two files describe the same year.
     #[error("{file}: year {year} is already given by {first}")]
-    DuplicateYear { file: String, year: i32, first: String },
+    DuplicateYear {
+        file: String,
+        year: i32,
+        first: String,
+    },
     #[error("no calendar year files were given")]
     NoYears,
     #[error("office hours {input:?}: {reason}")]
@@ -127,7 +135,13 @@ impl fmt::Display for Due {
 }
 
 fn write_date(f: &mut fmt::Formatter<'_>, d: Date) -> fmt::Result {
-    write!(f, "{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    write!(
+        f,
+        "{:04}-{:02}-{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    )
 }
 
 fn is_weekend(d: Date) -> bool {
@@ -226,7 +240,11 @@ impl Calendar {
     }
 
     fn covered(&self, day: Date) -> Result<Date, CalendarError> {
-        if self.covers(day) { Ok(day) } else { Err(self.not_covered(day)) }
+        if self.covers(day) {
+            Ok(day)
+        } else {
+            Err(self.not_covered(day))
+        }
     }
 
     fn next_day(&self, day: Date) -> Result<Date, CalendarError> {
@@ -264,17 +282,21 @@ impl Calendar {
 
     /// `start` + `n` days, moved to the next working day if that is a day off.
     pub fn add_calendar_days(&self, start: Date, n: u32) -> Result<Date, CalendarError> {
-        let target = start.checked_add(Duration::days(i64::from(n))).unwrap_or(Date::MAX);
+        let target = start
+            .checked_add(Duration::days(i64::from(n)))
+            .unwrap_or(Date::MAX);
         self.working_day_on_or_after(target)
     }
 
     /// The same day `n` months after `start` (the month's last day if shorter), moved to the
     /// next working day if that is a day off.
     pub fn add_months(&self, start: Date, n: u32) -> Result<Date, CalendarError> {
-        let index = i64::from(start.year()) * 12 + i64::from(u8::from(start.month())) - 1 + i64::from(n);
+        let index =
+            i64::from(start.year()) * 12 + i64::from(u8::from(start.month())) - 1 + i64::from(n);
         let year = i32::try_from(index.div_euclid(12)).unwrap_or(i32::MAX);
-        let month = Month::try_from(u8::try_from(index.rem_euclid(12) + 1).expect("1..=12 fits in u8"))
-            .expect("1..=12 is a month");
+        let month =
+            Month::try_from(u8::try_from(index.rem_euclid(12) + 1).expect("1..=12 fits in u8"))
+                .expect("1..=12 is a month");
         let target = if year > Date::MAX.year() {
             Date::MAX
         } else {
@@ -318,13 +340,20 @@ impl Calendar {
 
     /// Due point of a term started at `start` (Almaty local time) at an office with `hours`.
     /// Days and months give `Due::Day`, minutes give `Due::Moment`.
-    pub fn due(&self, start: PrimitiveDateTime, term: Term, hours: &OfficeHours) -> Result<Due, CalendarError> {
+    pub fn due(
+        &self,
+        start: PrimitiveDateTime,
+        term: Term,
+        hours: &OfficeHours,
+    ) -> Result<Due, CalendarError> {
         let day = start.date();
         Ok(match term.unit {
             DurationUnit::WorkingDays => Due::Day(self.add_working_days(day, term.amount)?),
             DurationUnit::CalendarDays => Due::Day(self.add_calendar_days(day, term.amount)?),
             DurationUnit::Months => Due::Day(self.add_months(day, term.amount)?),
-            DurationUnit::WorkingMinutes => Due::Moment(self.add_working_minutes(start, term.amount, hours)?),
+            DurationUnit::WorkingMinutes => {
+                Due::Moment(self.add_working_minutes(start, term.amount, hours)?)
+            }
         })
     }
 }

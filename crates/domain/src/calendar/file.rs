@@ -64,25 +64,46 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn line_of(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
     }
 
     fn err(&self, span: &Range<usize>, message: impl Into<String>) -> CalendarError {
-        CalendarError::File { file: self.file.to_string(), line: self.line_of(span), message: message.into() }
+        CalendarError::File {
+            file: self.file.to_string(),
+            line: self.line_of(span),
+            message: message.into(),
+        }
     }
 
-    fn date(&self, v: &Spanned<toml::value::Datetime>, year: i32, field: &str) -> Result<Date, CalendarError> {
+    fn date(
+        &self,
+        v: &Spanned<toml::value::Datetime>,
+        year: i32,
+        field: &str,
+    ) -> Result<Date, CalendarError> {
         let dt = v.get_ref();
         let d = match (dt.date, dt.time, dt.offset) {
             (Some(d), None, None) => d,
-            _ => return Err(self.err(&v.span(), format!("`{field}` must be a date like 2025-01-01"))),
+            _ => {
+                return Err(self.err(
+                    &v.span(),
+                    format!("`{field}` must be a date like 2025-01-01"),
+                ));
+            }
         };
         let month = Month::try_from(d.month)
             .map_err(|_| self.err(&v.span(), format!("`{field}`: no such month")))?;
         let date = Date::from_calendar_date(i32::from(d.year), month, d.day)
             .map_err(|_| self.err(&v.span(), format!("`{field}`: no such date")))?;
         if date.year() != year {
-            return Err(self.err(&v.span(), format!("`{field}` {date} is not in the file's year {year}")));
+            return Err(self.err(
+                &v.span(),
+                format!("`{field}` {date} is not in the file's year {year}"),
+            ));
         }
         Ok(date)
     }
@@ -90,7 +111,10 @@ impl Ctx<'_> {
     fn source(&self, v: &Spanned<String>) -> Result<String, CalendarError> {
         let s = v.get_ref().trim();
         if s.is_empty() {
-            return Err(self.err(&v.span(), "`source` must cite the law or order the entry comes from"));
+            return Err(self.err(
+                &v.span(),
+                "`source` must cite the law or order the entry comes from",
+            ));
         }
         Ok(s.to_string())
     }
@@ -116,7 +140,10 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
     let stem = file.rsplit(['/', '\\']).next().unwrap_or(file);
     let stem = stem.strip_suffix(".toml").unwrap_or(stem);
     if stem != year.to_string() {
-        return Err(ctx.err(&year_span, format!("the file for year {year} must be named {year}.toml")));
+        return Err(ctx.err(
+            &year_span,
+            format!("the file for year {year} must be named {year}.toml"),
+        ));
     }
 
     let mut holidays = Vec::new();
@@ -132,7 +159,9 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
             other => {
                 return Err(ctx.err(
                     &h.kind.span(),
-                    format!("unknown holiday kind {other:?}: expected national, state or religious"),
+                    format!(
+                        "unknown holiday kind {other:?}: expected national, state or religious"
+                    ),
                 ));
             }
         };
@@ -147,7 +176,11 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
         holidays.push(Holiday {
             date,
             kind,
-            names: Names { kk: h.kk.trim().to_string(), ru: h.ru.trim().to_string(), en: h.en.trim().to_string() },
+            names: Names {
+                kk: h.kk.trim().to_string(),
+                ru: h.ru.trim().to_string(),
+                en: h.en.trim().to_string(),
+            },
             source: ctx.source(&h.source)?,
         });
     }
@@ -161,15 +194,24 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
         let day_off = ctx.date(&t.day_off, year, "day_off")?;
         let working_day = ctx.date(&t.working_day, year, "working_day")?;
         if is_weekend(day_off) {
-            return Err(ctx.err(&t.day_off.span(), format!("`day_off` {day_off} is already a {}", day_off.weekday())));
+            return Err(ctx.err(
+                &t.day_off.span(),
+                format!("`day_off` {day_off} is already a {}", day_off.weekday()),
+            ));
         }
         if holiday_lines.contains_key(&day_off) || !moved_days_off.insert(day_off) {
-            return Err(ctx.err(&t.day_off.span(), format!("`day_off` {day_off} is already a day off")));
+            return Err(ctx.err(
+                &t.day_off.span(),
+                format!("`day_off` {day_off} is already a day off"),
+            ));
         }
         if !is_weekend(working_day) {
             return Err(ctx.err(
                 &t.working_day.span(),
-                format!("`working_day` {working_day} is a {}, not a Saturday or Sunday", working_day.weekday()),
+                format!(
+                    "`working_day` {working_day} is a {}, not a Saturday or Sunday",
+                    working_day.weekday()
+                ),
             ));
         }
         if holiday_lines.contains_key(&working_day) || !working_weekend_days.insert(working_day) {
@@ -178,7 +220,11 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
                 format!("`working_day` {working_day} is a holiday or already a working day"),
             ));
         }
-        transfers.push(Transfer { day_off, working_day, source: ctx.source(&t.source)? });
+        transfers.push(Transfer {
+            day_off,
+            working_day,
+            source: ctx.source(&t.source)?,
+        });
     }
     transfers.sort_by_key(|t| t.day_off);
 
@@ -196,7 +242,9 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
         }
         let mut d = h.date;
         loop {
-            d = d.next_day().ok_or_else(|| ctx.err(&holiday_lines[&h.date], "date out of range"))?;
+            d = d
+                .next_day()
+                .ok_or_else(|| ctx.err(&holiday_lines[&h.date], "date out of range"))?;
             if is_working_before_carry_over(d) && !taken.contains(&d) {
                 break;
             }
@@ -204,7 +252,10 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
         if d.year() != year {
             return Err(ctx.err(
                 &holiday_lines[&h.date],
-                format!("holiday {} carries over into the next year ({d}); not supported", h.date),
+                format!(
+                    "holiday {} carries over into the next year ({d}); not supported",
+                    h.date
+                ),
             ));
         }
         taken.insert(d);
@@ -218,30 +269,48 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
         let date = ctx.date(&c.date, year, "date")?;
         let holiday = ctx.date(&c.holiday, year, "holiday")?;
         let Some(h) = holidays.iter().find(|h| h.date == holiday) else {
-            return Err(ctx.err(&c.holiday.span(), format!("no [[holiday]] on {holiday} in this file")));
+            return Err(ctx.err(
+                &c.holiday.span(),
+                format!("no [[holiday]] on {holiday} in this file"),
+            ));
         };
         if h.kind == HolidayKind::Religious {
             return Err(ctx.err(
                 &c.holiday.span(),
-                format!("{holiday} is a religious day off; religious days off are not carried over"),
+                format!(
+                    "{holiday} is a religious day off; religious days off are not carried over"
+                ),
             ));
         }
         let Some(want) = expected.get(&holiday) else {
             return Err(ctx.err(
                 &c.holiday.span(),
-                format!("holiday {holiday} is a {}, not a weekend day; it is not carried over", holiday.weekday()),
+                format!(
+                    "holiday {holiday} is a {}, not a weekend day; it is not carried over",
+                    holiday.weekday()
+                ),
             ));
         };
         if *want != date {
             return Err(ctx.err(
                 &c.date.span(),
-                format!("holiday {holiday} ({}) carries over to {want}, not {date}", holiday.weekday()),
+                format!(
+                    "holiday {holiday} ({}) carries over to {want}, not {date}",
+                    holiday.weekday()
+                ),
             ));
         }
         if !seen.insert(holiday) {
-            return Err(ctx.err(&c.holiday.span(), format!("holiday {holiday} is carried over twice")));
+            return Err(ctx.err(
+                &c.holiday.span(),
+                format!("holiday {holiday} is carried over twice"),
+            ));
         }
-        carried_over.push(CarriedOver { date, holiday, source: ctx.source(&c.source)? });
+        carried_over.push(CarriedOver {
+            date,
+            holiday,
+            source: ctx.source(&c.source)?,
+        });
     }
     if let Some((holiday, want)) = expected.iter().find(|(h, _)| !seen.contains(*h)) {
         return Err(ctx.err(
@@ -254,5 +323,10 @@ pub(super) fn parse_year(file: &str, text: &str) -> Result<YearData, CalendarErr
     }
     carried_over.sort_by_key(|c| c.date);
 
-    Ok(YearData { year, holidays, carried_over, transfers })
+    Ok(YearData {
+        year,
+        holidays,
+        carried_over,
+        transfers,
+    })
 }

@@ -17,7 +17,10 @@ impl OfficeHours {
     /// Parses `"09:00-18:00"` with breaks like `["13:00-14:00"]`.
     pub fn parse(hours: &str, breaks: &[&str]) -> Result<OfficeHours, CalendarError> {
         let (open, close) = parse_span(hours)?;
-        let breaks = breaks.iter().map(|b| parse_span(b)).collect::<Result<Vec<_>, _>>()?;
+        let breaks = breaks
+            .iter()
+            .map(|b| parse_span(b))
+            .collect::<Result<Vec<_>, _>>()?;
         OfficeHours::new(open, close, breaks)
     }
 
@@ -45,7 +48,11 @@ impl OfficeHours {
         sorted.sort();
         for (a, b) in &sorted {
             if a >= b {
-                return Err(invalid(format!("break {}-{} ends before it starts", hhmm(*a), hhmm(*b))));
+                return Err(invalid(format!(
+                    "break {}-{} ends before it starts",
+                    hhmm(*a),
+                    hhmm(*b)
+                )));
             }
             if *a <= open || *b >= close {
                 return Err(invalid(format!(
@@ -67,7 +74,11 @@ impl OfficeHours {
             }
         }
         breaks = sorted;
-        Ok(OfficeHours { open, close, breaks })
+        Ok(OfficeHours {
+            open,
+            close,
+            breaks,
+        })
     }
 
     /// State Corporation «Government for Citizens» offices: 09:00–20:00 without a break.
@@ -77,7 +88,8 @@ impl OfficeHours {
 
     /// Service providers (kindergartens, education departments): 09:00–18:00, lunch 13:00–14:00.
     pub fn provider() -> OfficeHours {
-        OfficeHours::parse("09:00-18:00", &["13:00-14:00"]).expect("constant office hours are valid")
+        OfficeHours::parse("09:00-18:00", &["13:00-14:00"])
+            .expect("constant office hours are valid")
     }
 
     pub fn open(&self) -> Time {
@@ -131,17 +143,30 @@ pub(super) fn parse_hhmm(s: &str) -> Option<Time> {
     if b.len() != 5 || b[2] != b':' || !s.is_char_boundary(2) {
         return None;
     }
-    let digits = |x: &str| x.bytes().all(|c| c.is_ascii_digit()).then(|| x.parse::<u8>().ok()).flatten();
+    let digits = |x: &str| {
+        x.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| x.parse::<u8>().ok())
+            .flatten()
+    };
     let h = digits(&s[..2])?;
     let m = digits(&s[3..])?;
     Time::from_hms(h, m, 0).ok()
 }
 
 fn parse_span(s: &str) -> Result<(Time, Time), CalendarError> {
-    let bad = |reason: &str| CalendarError::OfficeHours { input: s.to_string(), reason: reason.to_string() };
-    let (a, b) = s.trim().split_once('-').ok_or_else(|| bad("expected HH:MM-HH:MM"))?;
-    let a = parse_hhmm(a.trim()).ok_or_else(|| bad("expected HH:MM-HH:MM with a valid start time"))?;
-    let b = parse_hhmm(b.trim()).ok_or_else(|| bad("expected HH:MM-HH:MM with a valid end time"))?;
+    let bad = |reason: &str| CalendarError::OfficeHours {
+        input: s.to_string(),
+        reason: reason.to_string(),
+    };
+    let (a, b) = s
+        .trim()
+        .split_once('-')
+        .ok_or_else(|| bad("expected HH:MM-HH:MM"))?;
+    let a =
+        parse_hhmm(a.trim()).ok_or_else(|| bad("expected HH:MM-HH:MM with a valid start time"))?;
+    let b =
+        parse_hhmm(b.trim()).ok_or_else(|| bad("expected HH:MM-HH:MM with a valid end time"))?;
     Ok((a, b))
 }
 
@@ -153,7 +178,10 @@ mod tests {
     #[test]
     fn provider_hours_have_a_lunch_break() {
         let h = OfficeHours::provider();
-        assert_eq!(h.intervals(), vec![(time!(09:00), time!(13:00)), (time!(14:00), time!(18:00))]);
+        assert_eq!(
+            h.intervals(),
+            vec![(time!(09:00), time!(13:00)), (time!(14:00), time!(18:00))]
+        );
         assert!(h.contains(time!(13:00)));
         assert!(!h.contains(time!(13:30)));
         assert!(!h.contains(time!(18:01)));
@@ -177,13 +205,19 @@ mod tests {
             ("09:00-18:00", vec!["12:00-14:00", "13:00-15:00"]),
             ("09:00-18:00", vec!["12:00-13:00", "13:00-14:00"]),
         ] {
-            assert!(OfficeHours::parse(hours, &breaks).is_err(), "{hours} {breaks:?} accepted");
+            assert!(
+                OfficeHours::parse(hours, &breaks).is_err(),
+                "{hours} {breaks:?} accepted"
+            );
         }
     }
 
     #[test]
     fn breaks_are_sorted() {
         let h = OfficeHours::parse("08:00-20:00", &["15:00-15:30", "12:00-13:00"]).unwrap();
-        assert_eq!(h.breaks(), &[(time!(12:00), time!(13:00)), (time!(15:00), time!(15:30))]);
+        assert_eq!(
+            h.breaks(),
+            &[(time!(12:00), time!(13:00)), (time!(15:00), time!(15:30))]
+        );
     }
 }

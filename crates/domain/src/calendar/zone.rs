@@ -14,7 +14,11 @@ const FIRST_LOCAL_AT_UTC5_ONLY: PrimitiveDateTime = datetime!(2024-03-01 00:00);
 
 /// Almaty's offset from UTC at `instant`.
 pub fn almaty_offset_at(instant: OffsetDateTime) -> UtcOffset {
-    if instant < ALMATY_SWITCH_TO_UTC5 { offset!(+6) } else { offset!(+5) }
+    if instant < ALMATY_SWITCH_TO_UTC5 {
+        offset!(+6)
+    } else {
+        offset!(+5)
+    }
 }
 
 /// The Almaty wall-clock reading at `instant`.
@@ -26,7 +30,11 @@ pub fn utc_to_almaty(instant: OffsetDateTime) -> PrimitiveDateTime {
 /// The instant of an Almaty wall-clock reading. The hour 23:00–23:59 of 29 February 2024
 /// happened twice; it is read as the earlier (UTC+6) occurrence.
 pub fn almaty_to_utc(local: PrimitiveDateTime) -> OffsetDateTime {
-    let offset = if local < FIRST_LOCAL_AT_UTC5_ONLY { offset!(+6) } else { offset!(+5) };
+    let offset = if local < FIRST_LOCAL_AT_UTC5_ONLY {
+        offset!(+6)
+    } else {
+        offset!(+5)
+    };
     local.assume_offset(offset).to_offset(UtcOffset::UTC)
 }
 
@@ -37,17 +45,38 @@ mod tests {
 
     #[test]
     fn almaty_is_utc_plus_six_before_march_2024_and_plus_five_after() {
-        assert_eq!(utc_to_almaty(datetime!(2024-02-29 17:59 UTC)), datetime!(2024-02-29 23:59));
-        assert_eq!(utc_to_almaty(datetime!(2024-02-29 18:00 UTC)), datetime!(2024-02-29 23:00));
-        assert_eq!(utc_to_almaty(datetime!(2025-03-20 04:00 UTC)), datetime!(2025-03-20 09:00));
-        assert_eq!(almaty_to_utc(datetime!(2023-12-01 09:00)), datetime!(2023-12-01 03:00 UTC));
-        assert_eq!(almaty_to_utc(datetime!(2026-01-05 09:00)), datetime!(2026-01-05 04:00 UTC));
+        assert_eq!(
+            utc_to_almaty(datetime!(2024-02-29 17:59 UTC)),
+            datetime!(2024-02-29 23:59)
+        );
+        assert_eq!(
+            utc_to_almaty(datetime!(2024-02-29 18:00 UTC)),
+            datetime!(2024-02-29 23:00)
+        );
+        assert_eq!(
+            utc_to_almaty(datetime!(2025-03-20 04:00 UTC)),
+            datetime!(2025-03-20 09:00)
+        );
+        assert_eq!(
+            almaty_to_utc(datetime!(2023-12-01 09:00)),
+            datetime!(2023-12-01 03:00 UTC)
+        );
+        assert_eq!(
+            almaty_to_utc(datetime!(2026-01-05 09:00)),
+            datetime!(2026-01-05 04:00 UTC)
+        );
     }
 
     #[test]
     fn the_repeated_hour_of_29_february_2024_reads_as_its_first_occurrence() {
-        assert_eq!(almaty_to_utc(datetime!(2024-02-29 23:30)), datetime!(2024-02-29 17:30 UTC));
-        assert_eq!(almaty_to_utc(datetime!(2024-03-01 00:00)), datetime!(2024-02-29 19:00 UTC));
+        assert_eq!(
+            almaty_to_utc(datetime!(2024-02-29 23:30)),
+            datetime!(2024-02-29 17:30 UTC)
+        );
+        assert_eq!(
+            almaty_to_utc(datetime!(2024-03-01 00:00)),
+            datetime!(2024-02-29 19:00 UTC)
+        );
     }
 
     proptest! {
