@@ -129,3 +129,43 @@ fn a_wrong_header_and_bad_office_hours_are_refused() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("18:00-09:00"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_catalog_is_found_in_the_current_folder_or_through_kezek_catalog_dir() {
+    let csv = "id,start_local,unit,amount\na,2025-01-02T10:00,working_days,1\n";
+    let run = |cwd: &str, env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kezek"));
+        cmd.args(["calendar", "due"])
+            .current_dir(cwd)
+            .env_remove("KEZEK_CATALOG_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = env {
+            cmd.env("KEZEK_CATALOG_DIR", dir);
+        }
+        let mut child = cmd.spawn().expect("the kezek binary starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(csv.as_bytes())
+            .expect("stdin accepts the CSV");
+        child.wait_with_output().expect("kezek finishes")
+    };
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let elsewhere = env!("CARGO_MANIFEST_DIR");
+
+    let out = run(repo, None);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "id,due_local\na,2025-01-05\n");
+
+    let out = run(elsewhere, Some(&catalog_dir()));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "id,due_local\na,2025-01-05\n");
+
+    // crates/cli has no catalog folder: the error says where it looked.
+    let out = run(elsewhere, None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("catalog"), "{}", stderr(&out));
+}
