@@ -2,7 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod allocate;
 mod calendar_cmd;
+mod catalog_cmd;
+mod server_cmd;
 
 #[derive(Parser)]
 #[command(name = "kezek", version, about = "Public services in education: regulations as data and the kindergarten queue")]
@@ -13,13 +16,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the web server and API (embedded SQLite by default, DATABASE_URL for PostgreSQL).
+    Serve(kezek_web::ServerConfig),
+    /// Apply database migrations and exit.
+    Migrate(server_cmd::DatabaseArgs),
+    /// Verify the audit log's hash chain; exits 1 naming the first broken entry.
+    VerifyLog(server_cmd::DatabaseArgs),
     /// The Kazakhstan working-day calendar: due dates of terms.
     Calendar(calendar_cmd::CalendarArgs),
+    /// The service catalog: definitions of the regulations as data.
+    Catalog(catalog_cmd::CatalogArgs),
+    /// Allocate a round's free places: the child-optimal stable assignment of an instance.
+    Allocate(allocate::AllocateArgs),
+    /// Verify an assignment of a round: capacities, eligibility, no justified envy, no waste,
+    /// equality with the child-optimal outcome. Exits 1 on any violation.
+    CheckRound(allocate::CheckRoundArgs),
+    /// Benchmark the allocator on generated instances (needs python3 with numpy).
+    Bench(allocate::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(config) => server_cmd::serve(config),
+        Command::Migrate(args) => server_cmd::migrate(args),
+        Command::VerifyLog(args) => {
+            if !server_cmd::verify_log(args)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Calendar(args) => calendar_cmd::run(args),
+        Command::Allocate(args) => allocate::run_allocate(args),
+        Command::CheckRound(args) => allocate::run_check_round(args),
+        Command::Bench(args) => allocate::run_bench(args),
+        Command::Catalog(args) => catalog_cmd::run(args),
     }
 }

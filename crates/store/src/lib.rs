@@ -65,6 +65,31 @@ pub enum StoreError {
     Unaudited,
 }
 
+impl StoreError {
+    /// A short name of the failure, safe to log (no stored values).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Database(sqlx::Error::PoolTimedOut) => "pool_timed_out",
+            StoreError::Database(sqlx::Error::Database(_)) => "database",
+            StoreError::Database(sqlx::Error::Io(_)) => "io",
+            StoreError::Database(_) => "driver",
+            StoreError::Migrate(_) => "migrate",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::NotFound(_) => "not_found",
+            StoreError::Corrupt(_) => "corrupt",
+            StoreError::Unaudited => "unaudited",
+        }
+    }
+
+    /// The engine's error code (SQLSTATE for PostgreSQL), if the database reported one.
+    pub fn database_code(&self) -> Option<String> {
+        match self {
+            StoreError::Database(sqlx::Error::Database(d)) => d.code().map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].

@@ -1,1 +1,235 @@
-//! placeholder
+//! HTTP for kezek: the JSON API (`/api/v1`, OpenAPI at `/api/v1/openapi.json`), the pages, the
+//! health and metrics endpoints, and the middleware every request passes through (request id,
+//! language, problem rendering, body limit, timeout, panic catching, logging without personal data).
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+pub mod api;
+pub mod auth;
+pub mod config;
+mod html;
+pub mod i18n;
+mod metrics;
+pub mod openapi;
+pub mod problem;
+mod rate_limit;
+pub mod state;
+
+pub use config::ServerConfig;
+use i18n::{Lang, Messages, REQUEST_LANG};
+use problem::{PROBLEM_JSON, Problem, REQUEST_ID};
+pub use state::{AppState, Clock, SystemClock};
+
+/// The largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+static MESSAGES: LazyLock<Messages> = LazyLock::new(Messages::load);
+
+pub(crate) fn messages() -> &'static Messages {
+    &MESSAGES
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Default)]
+struct RequestIds;
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let token = auth::new_token();
+        HeaderValue::from_str(&token[..16]).ok().map(RequestId::new)
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let api = api::routes().fallback(|| async { Problem::not_found() });
+    Router::new()
+        .route("/", get(html::home))
+        .route("/login", get(html::login_form).post(html::login_submit))
+        .route("/logout", post(html::logout))
+        .route("/lang/{code}", get(html::switch_language))
+        .route("/static/kezek.css", get(html::stylesheet))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
+        .nest("/api/v1", api)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+        .fallback(|| async { Problem::not_found() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn(request_context))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                // Only the route pattern: paths and queries may carry personal data.
+                let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
+                let id = req.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), route, request_id = id)
+            }),
+        )
+        .layer(CatchPanicLayer::custom(|_| Problem::internal().into_response()))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), RequestIds))
+        .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]))
+        .with_state(state)
+}
+
+/// Picks the request's language and id, runs the request with them in scope, and turns any bare
+/// error status (unknown route, wrong method, oversized body) into a problem in that language.
+async fn request_context(req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let lang = auth::cookie_value(&parts, auth::LANG_COOKIE)
+        .and_then(Lang::parse)
+        .or_else(|| {
+            parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language)
+        })
+        .unwrap_or(Lang::DEFAULT);
+    let request_id = parts.headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    parts.extensions.insert(lang);
+    let req = Request::from_parts(parts, body);
+    REQUEST_ID
+        .scope(request_id, REQUEST_LANG.scope(Cell::new(lang), async move {
+            let response = next.run(req).await;
+            explain_bare_errors(response)
+        }))
+        .await
+}
+
+fn explain_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let explained = response.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
+        ct.to_str().is_ok_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with("text/html"))
+    });
+    if (status.is_client_error() || status.is_server_error()) && !explained {
+        let mut p = Problem::for_status(status).into_response();
+        if let Some(allow) = response.headers().get(header::ALLOW) {
+            p.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        return p;
+    }
+    response
+}
+
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    state.metrics.observe_request(&method, &route, status, started.elapsed());
+    if response.status().is_server_error() {
+        tracing::error!(status, "request failed");
+    } else {
+        tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request answered");
+    }
+    response
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` when the server and its database answer.
+    pub status: &'static str,
+    pub database: &'static str,
+    /// `sqlite` or `postgres`.
+    pub engine: &'static str,
+    pub version: &'static str,
+}
+
+/// Liveness and database reachability.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Response {
+    let db_ok = tokio::time::timeout(Duration::from_secs(3), state.db.ping()).await.is_ok_and(|r| r.is_ok());
+    let body = Health {
+        status: if db_ok { "ok" } else { "degraded" },
+        database: if db_ok { "ok" } else { "unreachable" },
+        engine: state.db.engine(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], Body::from(state.metrics.render())).into_response()
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the database named by `config`, migrates it, loads the demo data into an empty one
+/// (unless disabled) and returns the state plus the demo logins that were created.
+pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState, Vec<kezek_store::demo::DemoLogin>)> {
+    let target = config.database();
+    if let kezek_store::DatabaseTarget::SqliteFile(path) = &target
+        && let Some(dir) = path.parent()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let db = kezek_store::Db::connect(&target).await?;
+    db.migrate().await?;
+    let mut logins = Vec::new();
+    if !config.no_demo && kezek_store::demo::is_empty(&db).await? {
+        let hash = tokio::task::spawn_blocking(|| auth::hash_password(kezek_store::demo::DEMO_PASSWORD)).await??;
+        logins = kezek_store::demo::load(&db, clock.now(), &hash).await?;
+    }
+    Ok((AppState::new(db, clock, config.secure_cookies), logins))
+}
+
+/// Serves on an already bound listener until the task is dropped or shutdown is signalled.
+pub fn spawn(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Running { addr, state, handle })
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+pub async fn serve_until_shutdown(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Installs the log subscriber: `pretty` for a console, `json` for collectors.
+pub fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("KEZEK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,43 @@
+//! The JSON API under `/api/v1`. Every handler authenticates through [`ApiUser`](crate::auth::ApiUser)
+//! where it needs to, and asks [`kezek_domain::access::authorize`] before it reads or changes
+//! an organization's data.
+
+use axum::Router;
+use axum::extract::{FromRequest, Request};
+use axum::routing::{get, post, put};
+use serde::de::DeserializeOwned;
+
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub mod accounts;
+pub mod directory;
+
+/// A JSON body whose rejections (syntax, unknown fields, wrong types, size) are problems in the
+/// requester's language.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Problem> {
+        axum::Json::<T>::from_request(req, state).await.map(|j| ApiJson(j.0)).map_err(Problem::from)
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(accounts::register))
+        .route("/auth/login", post(accounts::login))
+        .route("/auth/logout", post(accounts::logout))
+        .route("/me", get(accounts::me))
+        .route("/me/language", put(accounts::set_language))
+        .route("/users/{id}", get(accounts::user))
+        .route("/regions", get(directory::regions))
+        .route("/regions/{id}/organizations", get(directory::organizations))
+        .route("/regions/{id}/audit", get(directory::audit_log))
+        .route("/organizations/{id}", get(directory::organization))
+        .route("/organizations/{id}/staff", get(directory::staff))
+        .route("/organizations/{id}/groups", get(directory::groups))
+        .route("/groups/{id}", put(directory::update_places))
+}

@@ -1,0 +1,30 @@
+//! The OpenAPI 3.1 description of `/api/v1`, served at `/api/v1/openapi.json` and browsable at
+//! `/api/docs` (Swagger UI, vendored into the binary).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api::{accounts, directory};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kezek API", description = "Public services in education: accounts, organizations, kindergarten places, audit."),
+    paths(
+        accounts::register, accounts::login, accounts::logout, accounts::me, accounts::set_language, accounts::user,
+        directory::regions, directory::organizations, directory::organization, directory::staff,
+        directory::groups, directory::update_places, directory::audit_log,
+        crate::health,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "accounts"), (name = "directory"), (name = "places"), (name = "audit"), (name = "operations"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}

@@ -1,0 +1,55 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use kezek_store::Db;
+use time::OffsetDateTime;
+
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+
+/// The source of "now", injected so tests can move time without sleeping.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> OffsetDateTime;
+}
+
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub limiter: RateLimiter,
+    pub metrics: Metrics,
+    /// Whether cookies carry the `Secure` attribute (behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, secure_cookies: bool) -> AppState {
+        AppState(Arc::new(Inner {
+            db,
+            clock,
+            limiter: RateLimiter::default(),
+            metrics: Metrics::default(),
+            secure_cookies,
+        }))
+    }
+}
