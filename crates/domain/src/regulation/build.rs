@@ -493,6 +493,13 @@ fn step(cx: &mut Ctx, v: &Sp<RawStep>) -> Step {
         may_refuse: s.may_refuse.iter().flatten().map(|g| g.get_ref().clone()).collect(),
         issues: document_kinds(cx, s.issues.as_deref().unwrap_or(&[])),
         output: s.output.clone(),
+        closes: s.closes.as_ref().and_then(|m| {
+            let parsed = Milestone::ALL.iter().copied().find(|x| x.as_str() == m.get_ref());
+            if parsed.is_none() {
+                cx.push(cx.line_of(m), unknown("milestone", m.get_ref(), Milestone::ALL.iter().map(|x| x.as_str())));
+            }
+            parsed
+        }),
         cites: required_cites(cx, s.cites.as_ref(), line, &what),
         note: s.note.clone(),
         line,
@@ -515,6 +522,7 @@ fn item(cx: &mut Ctx, v: &Sp<RawStep>, in_procedure: bool) -> Item {
         || s.may_refuse.is_some()
         || s.issues.is_some()
         || s.output.is_some()
+        || s.closes.is_some()
         || s.cites.is_some()
         || s.note.is_some();
     if others {
@@ -991,6 +999,20 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             if !seen.insert(s.id.as_str()) {
                 cx.push(c.line, format!("channel `{}` passes step `{}` twice", c.id, s.id));
             }
+        }
+        // Milestones are reached in their fixed order (002 §6), each at most once per path.
+        let mut reached: Option<(Milestone, &str)> = None;
+        for s in &steps {
+            let Some(m) = s.closes else { continue };
+            if let Some((prev, prev_id)) = reached {
+                if m <= prev {
+                    cx.push(
+                        s.line,
+                        format!("step `{}` closes `{m}`, but `{prev_id}` before it in channel `{}` already reached `{prev}`", s.id, c.id),
+                    );
+                }
+            }
+            reached = Some((m, s.id.as_str()));
         }
         channels.push(Channel { id: c.id.clone(), kind: c.kind, cites: c.cites.clone(), steps });
     }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use time::Date;
 
 use crate::access::Role;
+pub use crate::application::Milestone;
 use crate::duration::Term;
 
 /// Defines a closed vocabulary of snake_case names used in definition files.
@@ -219,6 +220,10 @@ pub struct Step {
     pub may_refuse: Vec<String>,
     pub issues: Vec<DocumentKind>,
     pub output: Option<String>,
+    /// The milestone of the application's life (002 §6 order) this step reaches, where the
+    /// definition says; applications use it to know which step a transition closes.
+    #[serde(serialize_with = "milestone_name")]
+    pub closes: Option<Milestone>,
     pub cites: String,
     pub note: Option<String>,
     /// Line of the step in its definition file, for messages about it.
@@ -228,6 +233,13 @@ pub struct Step {
 impl Step {
     pub fn may_refuse(&self) -> bool {
         !self.may_refuse.is_empty()
+    }
+}
+
+fn milestone_name<S: serde::Serializer>(m: &Option<Milestone>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_some(m.as_str()),
+        None => s.serialize_none(),
     }
 }
 

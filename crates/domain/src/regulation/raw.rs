@@ -188,6 +188,7 @@ pub(super) struct RawStep {
     pub may_refuse: Option<Vec<Sp<String>>>,
     pub issues: Option<Vec<Sp<String>>>,
     pub output: Option<String>,
+    pub closes: Option<Sp<String>>,
     pub cites: Option<Sp<String>>,
     pub note: Option<String>,
 }

@@ -299,3 +299,15 @@ status = { act = "Decree No. 321" }
     assert_eq!(err.0[0].line, 11);
     assert!(err.0[0].message.contains("missing `ru`"));
 }
+
+#[test]
+fn milestones_must_come_in_their_fixed_order_along_a_channel() {
+    let text = VALID
+        .replace("cites = \"000 R1 §8(1)\"", "closes = \"issue\"\ncites = \"000 R1 §8(1)\"")
+        .replace("cites = \"000 R1 §8(3)\"", "closes = \"preparation\"\ncites = \"000 R1 §8(3)\"");
+    let ps = problems(&text);
+    let decide = line_containing(&text, "id = \"decide\"") - 1;
+    assert_problem(&ps, decide, "step `decide` closes `preparation`, but `register` before it");
+    let text = VALID.replace("cites = \"000 R1 §8(1)\"", "closes = \"lunch\"\ncites = \"000 R1 §8(1)\"");
+    assert_problem(&problems(&text), line_containing(&text, "lunch"), "unknown milestone `lunch`");
+}
