@@ -1,5 +1,6 @@
 //! Messages in Kazakh, Russian and English (Fluent files under `i18n/`), and the choice of
-//! language for a request: the user's setting, else the `lang` cookie, else `Accept-Language`.
+//! language for a request: the language switch (`lang` cookie), else the user's own setting,
+//! else `Accept-Language`, else Russian.
 
 use std::cell::Cell;
 
@@ -121,19 +122,32 @@ impl Messages {
     }
 }
 
+/// The language a request is answered in, and whether the visitor chose it with the
+/// language switch (which then beats their account setting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LangChoice {
+    pub lang: Lang,
+    pub switched: bool,
+}
+
 tokio::task_local! {
     /// The language of the request being handled, so errors rendered deep in a handler speak it.
-    pub static REQUEST_LANG: Cell<Lang>;
+    pub static REQUEST_LANG: Cell<LangChoice>;
 }
 
 /// The current request's language (default outside a request).
 pub fn current_lang() -> Lang {
-    REQUEST_LANG.try_with(Cell::get).unwrap_or(Lang::DEFAULT)
+    REQUEST_LANG.try_with(|c| c.get().lang).unwrap_or(Lang::DEFAULT)
 }
 
-/// Records the authenticated user's own language setting for the rest of the request.
+/// Applies the authenticated user's own language setting for the rest of the request, unless
+/// the visitor picked a language with the switch.
 pub fn prefer_user_lang(lang: Lang) {
-    let _ = REQUEST_LANG.try_with(|c| c.set(lang));
+    let _ = REQUEST_LANG.try_with(|c| {
+        if !c.get().switched {
+            c.set(LangChoice { lang, switched: false });
+        }
+    });
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ mod rate_limit;
 pub mod state;
 
 pub use config::ServerConfig;
-use i18n::{Lang, Messages, REQUEST_LANG};
+use i18n::{Lang, LangChoice, Messages, REQUEST_LANG};
 use problem::{PROBLEM_JSON, Problem, REQUEST_ID};
 pub use state::{AppState, Clock, SystemClock};
 
@@ -96,17 +96,18 @@ pub fn router(state: AppState) -> Router {
 /// error status (unknown route, wrong method, oversized body) into a problem in that language.
 async fn request_context(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let lang = auth::cookie_value(&parts, auth::LANG_COOKIE)
-        .and_then(Lang::parse)
+    let switched = auth::cookie_value(&parts, auth::LANG_COOKIE).and_then(Lang::parse);
+    let lang = switched
         .or_else(|| {
             parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language)
         })
         .unwrap_or(Lang::DEFAULT);
+    let choice = LangChoice { lang, switched: switched.is_some() };
     let request_id = parts.headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
     parts.extensions.insert(lang);
     let req = Request::from_parts(parts, body);
     REQUEST_ID
-        .scope(request_id, REQUEST_LANG.scope(Cell::new(lang), async move {
+        .scope(request_id, REQUEST_LANG.scope(Cell::new(choice), async move {
             let response = next.run(req).await;
             explain_bare_errors(response)
         }))
