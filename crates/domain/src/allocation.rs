@@ -1,1 +1,0 @@
-//! Child-optimal stable allocation of kindergarten places (see ../../bench/FORMAT.md).

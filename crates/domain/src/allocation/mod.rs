@@ -1,0 +1,37 @@
+//! Child-optimal stable allocation of kindergarten places (the rules are in the instance
+//! format, `shared/bench/FORMAT.md`).
+//!
+//! A round is an [`Instance`]: built in memory with [`InstanceBuilder`] (the queue service
+//! feeds it database rows) or parsed from the instance files with [`parse_meta`] and
+//! [`parse_instance`]. [`allocate`] runs child-proposing deferred acceptance and returns the
+//! unique child-optimal stable [`Allocation`]; [`check`] verifies any assignment independently;
+//! [`Explainer`] says, for each child and each group it asked for, where the cut-off fell.
+//!
+//! Invariants: allocation is deterministic given the instance; the ranking at a kindergarten is
+//! strict (registration numbers are unique), so the stable outcome that is best for every child
+//! is unique and does not depend on the order of proposals; no I/O happens here.
+
+mod check;
+mod engine;
+mod explain;
+mod model;
+mod parse;
+mod ranking;
+mod reserve;
+
+#[cfg(test)]
+mod tests;
+
+pub use check::{check, CheckReport, Violation};
+pub use engine::{allocate, write_assignment, Allocation};
+pub use explain::{ChildExplanation, Explainer, GroupExplanation, GroupOutcome};
+pub use model::{
+    age_on, Band, BuildError, ChildId, ChildRow, GroupId, GroupRow, Instance, InstanceBuilder, KindergartenId,
+    Language, PriorityClass, RoundRules, MAX_CHILDREN,
+};
+pub use parse::{
+    parse_assignment, parse_instance, parse_meta, parse_rows, Meta, ParseError, ParsedRows, Problem,
+    SourceFile,
+};
+pub use ranking::{Criterion, Ranking, RankingError};
+pub use reserve::{ReserveAmount, ReservePolicy};
