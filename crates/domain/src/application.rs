@@ -19,6 +19,7 @@ use time::PrimitiveDateTime;
 use crate::access::{OrganizationId, Principal, Role, UserId};
 use crate::calendar::{Calendar, CalendarError, Due, OfficeHours};
 use crate::duration::Term;
+use crate::regulation::{DocumentKind, Edition, Performer};
 
 /// The fixed order of what happens to an application (002 R1–R11 §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,6 +103,12 @@ pub enum RouteError {
     NoIssue(Milestone),
     #[error("the route names no result document")]
     NoResult,
+    #[error("the service is not offered through channel `{0}` here")]
+    NoChannel(String),
+    #[error(
+        "step {clause} closes a milestone but is performed by an information system, not a person"
+    )]
+    SystemCloses { clause: String },
 }
 
 /// The effective step list of one service variant on one channel, with what it produces.
@@ -114,6 +121,8 @@ pub struct Route {
     channel: String,
     steps: Vec<RouteStep>,
     results: Vec<String>,
+    /// The front-office intake step where it may refuse an incomplete package (002 R1 §10).
+    intake: Option<RouteStep>,
 }
 
 impl Route {
@@ -149,7 +158,73 @@ impl Route {
             channel: channel.into(),
             steps,
             results,
+            intake: None,
         })
+    }
+
+    /// The route of channel `channel` of `edition`: the steps that close a milestone, in order.
+    /// The other steps (the front office's intake and hand-over, the portal's own processes) are
+    /// how the application reaches the provider and the result the applicant, not part of the
+    /// provider's work; a refusal at the front-office intake is [`refuse_intake`]'s.
+    /// `version` names the definition text, which the application keeps.
+    pub fn for_channel(
+        service: &str,
+        version: &str,
+        edition: &Edition,
+        channel: &str,
+    ) -> Result<Route, RouteError> {
+        // 6.1 item 4 of the digest: no filing through a channel the variant does not list.
+        let ch = edition
+            .channel(channel)
+            .ok_or_else(|| RouteError::NoChannel(channel.to_owned()))?;
+        let mut steps = Vec::new();
+        let mut intake = None;
+        for s in &ch.steps {
+            let Some(closes) = s.closes else {
+                // A person's refusing step before registration is the intake (002 R1 §10).
+                if let (true, true, Performer::Role(role)) =
+                    (steps.is_empty(), s.may_refuse(), s.performer)
+                {
+                    intake = Some(RouteStep {
+                        clause: s.cites.clone(),
+                        performer: role,
+                        organization: responsible(role),
+                        term: s.duration,
+                        refusal_grounds: s.may_refuse.clone(),
+                        closes: Milestone::Registration,
+                    });
+                }
+                continue;
+            };
+            let Performer::Role(role) = s.performer else {
+                return Err(RouteError::SystemCloses {
+                    clause: s.cites.clone(),
+                });
+            };
+            steps.push(RouteStep {
+                clause: s.cites.clone(),
+                performer: role,
+                organization: responsible(role),
+                term: s.duration,
+                refusal_grounds: s.may_refuse.clone(),
+                closes,
+            });
+        }
+        let mut results: Vec<String> = Vec::new();
+        for r in &edition.results {
+            let grant = !matches!(
+                r.kind,
+                DocumentKind::MotivatedRefusal
+                    | DocumentKind::RefusalReceipt
+                    | DocumentKind::Receipt
+            );
+            if grant && !results.iter().any(|k| k == r.kind.as_str()) {
+                results.push(r.kind.as_str().to_owned());
+            }
+        }
+        let mut route = Route::new(service, version, channel, steps, results)?;
+        route.intake = intake;
+        Ok(route)
     }
 
     pub fn service(&self) -> &str {
@@ -166,6 +241,10 @@ impl Route {
     }
     pub fn results(&self) -> &[String] {
         &self.results
+    }
+    /// The front-office intake step that may refuse, if the channel has one.
+    pub fn intake(&self) -> Option<&RouteStep> {
+        self.intake.as_ref()
     }
 
     /// The step that is open while `milestone` is the next one to reach.
@@ -469,6 +548,68 @@ impl Case {
         let i = self.open_step();
         self.timings[i].completed = Some(at);
     }
+}
+
+/// Operators belong to the front office; every other staff role to the provider.
+fn responsible(role: Role) -> Responsible {
+    if role == Role::Operator {
+        Responsible::FrontOffice
+    } else {
+        Responsible::Provider
+    }
+}
+
+/// A refusal to accept the documents at the front office: no application comes into being and
+/// the applicant gets a refusal receipt (002 R1 §10: "расписка об отказе в приеме документов").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntakeRefusal {
+    pub service: String,
+    pub clause: String,
+    pub grounds: String,
+    pub at: PrimitiveDateTime,
+    pub by: UserId,
+    pub office: OrganizationId,
+}
+
+/// Refuses to accept an application at the intake of `route`'s channel, by that step's role in
+/// `office`, on one of its grounds.
+pub fn refuse_intake(
+    route: &Route,
+    office: OrganizationId,
+    by: &Principal,
+    at: PrimitiveDateTime,
+    grounds: &str,
+) -> Result<IntakeRefusal, TransitionError> {
+    let step = route
+        .intake
+        .as_ref()
+        .ok_or_else(|| TransitionError::RefusalNotAllowed {
+            clause: format!("intake of channel `{}`", route.channel),
+        })?;
+    let holds = by
+        .memberships
+        .iter()
+        .any(|m| m.role == step.performer && m.organization.is_some_and(|o| o.id == office));
+    if !holds {
+        return Err(TransitionError::NotPerformer {
+            clause: step.clause.clone(),
+            required: step.performer,
+        });
+    }
+    if !step.refusal_grounds.iter().any(|g| g == grounds) {
+        return Err(TransitionError::UnknownGround {
+            clause: step.clause.clone(),
+            grounds: grounds.to_owned(),
+        });
+    }
+    Ok(IntakeRefusal {
+        service: route.service.clone(),
+        clause: step.clause.clone(),
+        grounds: grounds.to_owned(),
+        at,
+        by: by.user,
+        office,
+    })
 }
 
 /// Where the next step starts counting when the previous one ends at `due`: a day-due step may
@@ -1135,7 +1276,10 @@ mod tests {
     const HEAD: UserId = UserId(3);
     const SPECIALIST: UserId = UserId(4);
     const OTHER_SPECIALIST: UserId = UserId(5);
-    const NONCONFORMING: &str = "documents_nonconforming";
+    const FRONT_OFFICE: OrganizationId = OrganizationId(20);
+    const OPERATOR: UserId = UserId(6);
+    const NONCONFORMING: &str = "documents-nonconforming";
+    const CERTIFICATE: &str = "certificate";
 
     fn kz() -> &'static Calendar {
         &KZ
@@ -1173,57 +1317,36 @@ mod tests {
         }
     }
 
-    /// The provider's steps of S3, guardianship certificates (002 R1 §8(1)–(4)), as filed on the
-    /// portal. The specialist's check against п. 9 of the Standard is where the portal and State
-    /// Corporation flows refuse for nonconforming documents (§9 process 8, §12 process 7).
+    /// A shipped definition, compiled in: the domain reads no files.
+    macro_rules! service_file {
+        ($name:literal) => {
+            crate::regulation::parse_service(
+                $name,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../catalog/services/",
+                    $name
+                )),
+            )
+            .expect("the shipped definition parses")
+        };
+    }
+
+    static S3: LazyLock<crate::regulation::ServiceDefinition> =
+        LazyLock::new(|| service_file!("S3-guardianship-certificates.toml"));
+
+    /// S3, guardianship certificates (002 R1), through the State Corporation: the provider's
+    /// §8(1)–(4) steps between the operator's intake and hand-over.
     fn s3_route() -> Route {
-        use DurationUnit::*;
-        let mut check = step(
-            "002 R1 §8(3)",
-            Role::Specialist,
-            2,
-            WorkingDays,
-            Milestone::Signature,
-        );
-        check.refusal_grounds = vec![NONCONFORMING.to_owned()];
-        Route::new(
-            "S3",
-            "002-2017",
-            "egov_portal",
-            vec![
-                step(
-                    "002 R1 §8(1)",
-                    Role::Clerk,
-                    15,
-                    WorkingMinutes,
-                    Milestone::Registration,
-                ),
-                step(
-                    "002 R1 §8(2)",
-                    Role::Head,
-                    15,
-                    WorkingMinutes,
-                    Milestone::Resolution,
-                ),
-                check,
-                step(
-                    "002 R1 §8(4)",
-                    Role::Clerk,
-                    1,
-                    WorkingDays,
-                    Milestone::Issue,
-                ),
-            ],
-            vec!["guardianship_certificate".to_owned()],
-        )
-        .expect("the S3 route reaches every milestone in order")
+        Route::for_channel("S3", "002-2017", &S3.base, "state-corporation")
+            .expect("S3 is filed through the State Corporation")
     }
 
     fn offices() -> Offices {
         Offices {
             provider: PROVIDER,
             provider_hours: OfficeHours::provider(),
-            front_office: None,
+            front_office: Some((FRONT_OFFICE, OfficeHours::state_corporation())),
         }
     }
 
@@ -1267,7 +1390,7 @@ mod tests {
     }
 
     #[test]
-    fn s3_walks_from_registration_to_the_certificate_with_due_dates_skipping_nauryz() {
+    fn s3_through_the_state_corporation_walks_to_the_certificate_with_due_dates_skipping_nauryz() {
         let filed = filed_on_20_march();
         assert_eq!(
             filed.case().timings()[0].due,
@@ -1306,7 +1429,7 @@ mod tests {
             .start_processing(&specialist(), datetime!(2025-03-20 11:00))
             .unwrap();
         let grant = Decision::Grant {
-            result: "guardianship_certificate".to_owned(),
+            result: CERTIFICATE.to_owned(),
         };
         let prepared = processing
             .prepare(&specialist(), datetime!(2025-03-26 15:00), grant, kz())
@@ -1327,7 +1450,7 @@ mod tests {
         else {
             panic!("a granted certificate is issued, not refused");
         };
-        assert_eq!(issued.result(), "guardianship_certificate");
+        assert_eq!(issued.result(), CERTIFICATE);
         let case = issued.case();
         assert!(
             case.timings()
@@ -1373,7 +1496,7 @@ mod tests {
             ),
             (
                 Command::Prepare(Decision::Grant {
-                    result: "guardianship_certificate".to_owned(),
+                    result: CERTIFICATE.to_owned(),
                 }),
                 specialist(),
                 datetime!(2025-03-26 15:00),
@@ -1401,7 +1524,7 @@ mod tests {
         assert_eq!(
             rejected.error,
             TransitionError::NotPerformer {
-                clause: "002 R1 §8(1)".to_owned(),
+                clause: "002 R1 §5(1), §6(1), §8(1)".to_owned(),
                 required: Role::Clerk
             }
         );
@@ -1462,7 +1585,7 @@ mod tests {
         assert_eq!(
             rejected.error,
             TransitionError::RefusalNotAllowed {
-                clause: "002 R1 §8(1)".to_owned()
+                clause: "002 R1 §5(1), §6(1), §8(1)".to_owned()
             }
         );
 
@@ -1513,12 +1636,12 @@ mod tests {
         assert!(overdue_steps(processing.case(), datetime!(2025-03-27 23:59)).is_empty());
         let late = overdue_steps(processing.case(), datetime!(2025-03-28 09:00));
         assert_eq!(late.len(), 1);
-        assert_eq!(late[0].clause, "002 R1 §8(3)");
+        assert_eq!(late[0].clause, "002 R1 §5(3), §6(3), §8(3)");
         assert_eq!(late[0].due, Due::Day(date!(2025 - 03 - 27)));
 
         // Once closed late, it is no longer overdue but remembered as late.
         let grant = Decision::Grant {
-            result: "guardianship_certificate".to_owned(),
+            result: CERTIFICATE.to_owned(),
         };
         let signed = processing
             .prepare(&specialist(), datetime!(2025-03-28 09:30), grant, kz())
@@ -1557,6 +1680,170 @@ mod tests {
         assert!(build(vec![reg, res, all]).is_ok());
     }
 
+    fn operator() -> Principal {
+        Principal {
+            user: OPERATOR,
+            memberships: vec![Membership {
+                role: Role::Operator,
+                organization: Some(OrganizationScope {
+                    id: FRONT_OFFICE,
+                    region: ALMATY,
+                    kind: OrganizationKind::StateCorporation,
+                }),
+            }],
+        }
+    }
+
+    #[test]
+    fn s3_has_no_office_channel_to_file_through() {
+        // 002 R1 §1: State Corporation and portal only.
+        assert_eq!(
+            Route::for_channel("S3", "002-2017", &S3.base, "office"),
+            Err(RouteError::NoChannel("office".to_owned()))
+        );
+        let portal = Route::for_channel("S3", "002-2017", &S3.base, "portal").unwrap();
+        let performers: Vec<_> = portal.steps().iter().map(|s| s.performer).collect();
+        assert_eq!(
+            performers,
+            [Role::Clerk, Role::Head, Role::Specialist, Role::Clerk]
+        );
+    }
+
+    #[test]
+    fn an_incomplete_package_is_refused_at_the_state_corporation_intake_only() {
+        let route = s3_route();
+        let at = datetime!(2025-03-20 09:30);
+        let refusal =
+            refuse_intake(&route, FRONT_OFFICE, &operator(), at, "incomplete-package").unwrap();
+        assert_eq!(
+            refusal.clause,
+            "002 R1 §9 entry, processes 1–6, condition 1, §10"
+        );
+        assert_eq!((refusal.by, refusal.office), (OPERATOR, FRONT_OFFICE));
+
+        // Only the operator of that office refuses, and only on the intake's ground.
+        let err = refuse_intake(&route, FRONT_OFFICE, &clerk(), at, "incomplete-package");
+        assert!(matches!(
+            err,
+            Err(TransitionError::NotPerformer {
+                required: Role::Operator,
+                ..
+            })
+        ));
+        let err = refuse_intake(&route, FRONT_OFFICE, &operator(), at, NONCONFORMING);
+        assert!(matches!(err, Err(TransitionError::UnknownGround { .. })));
+
+        // The portal has no intake that refuses a package: its checks are automatic.
+        let portal = Route::for_channel("S3", "002-2017", &S3.base, "portal").unwrap();
+        let err = refuse_intake(&portal, FRONT_OFFICE, &operator(), at, "incomplete-package");
+        assert!(matches!(
+            err,
+            Err(TransitionError::RefusalNotAllowed { .. })
+        ));
+    }
+
+    #[test]
+    fn every_002_channel_gives_a_route_ending_with_the_issue() {
+        let files = [
+            service_file!("S3-guardianship-certificates.toml"),
+            service_file!("S4-establishing-guardianship.toml"),
+            service_file!("S5-minors-property-certificates.toml"),
+            service_file!("S6-minors-property-transactions.toml"),
+            service_file!("S8-free-school-meals.toml"),
+            service_file!("S9-guardian-allowance.toml"),
+            service_file!("S10-foster-care-placement.toml"),
+            service_file!("S11-foster-carer-payment.toml"),
+            service_file!("S12-prospective-adopters-register.toml"),
+            service_file!("S13-adoption-one-time-payment.toml"),
+            service_file!("S14-camp-referrals.toml"),
+        ];
+        for def in &files {
+            for channel in &def.base.channels {
+                let route = Route::for_channel(&def.id, "002-2017", &def.base, &channel.id)
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", def.id, channel.id));
+                assert_eq!(
+                    route.steps()[0].closes,
+                    Milestone::Registration,
+                    "{}",
+                    def.id
+                );
+                assert!(
+                    route
+                        .steps()
+                        .iter()
+                        .all(|s| s.organization == Responsible::Provider)
+                );
+                // Only S14 (002 R11) names no refusal anywhere.
+                let refusing = route.steps().iter().any(RouteStep::may_refuse);
+                assert_eq!(refusing, def.id != "S14", "{} {}", def.id, channel.id);
+            }
+        }
+    }
+
+    #[test]
+    fn s14_camp_referral_cannot_be_refused() {
+        let def = service_file!("S14-camp-referrals.toml");
+        let route = Route::for_channel("S14", "002-2017", &def.base, "office").unwrap();
+        let offices = Offices {
+            front_office: None,
+            ..offices()
+        };
+        let start = datetime!(2025-06-02 10:00);
+        let responsible = specialist();
+        let processing = file(route, offices, APPLICANT, start, kz())
+            .unwrap()
+            .register(&clerk(), start, intake(), kz())
+            .unwrap()
+            .assign(&head(), datetime!(2025-06-02 11:00), SPECIALIST, kz())
+            .unwrap()
+            .start_processing(&responsible, datetime!(2025-06-02 12:00))
+            .unwrap();
+        let refusal = Decision::Refuse {
+            grounds: NONCONFORMING.to_owned(),
+        };
+        let rejected = processing
+            .prepare(&responsible, datetime!(2025-06-03 10:00), refusal, kz())
+            .unwrap_err();
+        assert_eq!(
+            rejected.error,
+            TransitionError::RefusalNotAllowed {
+                clause: "002 R11 §5(3), §6(2)–(3), §8(3)".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn s4_resolution_due_on_nauryz_moves_to_the_next_working_day() {
+        let def = service_file!("S4-establishing-guardianship.toml");
+        let route = Route::for_channel("S4", "002-2017", &def.base, "office").unwrap();
+        let offices = Offices {
+            front_office: None,
+            ..offices()
+        };
+        let registered = file(route, offices, APPLICANT, datetime!(2025-03-20 10:00), kz())
+            .unwrap()
+            .register(&clerk(), datetime!(2025-03-20 10:05), intake(), kz())
+            .unwrap();
+        // 1 calendar day from 20 March is 21 March, Nauryz; 21–25 March are off.
+        assert_eq!(
+            registered.case().timings()[1].due,
+            Some(Due::Day(date!(2025 - 03 - 26)))
+        );
+        // Projected: 28 calendar days from 26 March is 23 April, then 1 more: 24 April.
+        assert_eq!(
+            registered.receipt().issue_by,
+            Some(Due::Day(date!(2025 - 04 - 24)))
+        );
+        let assigned = registered
+            .assign(&head(), datetime!(2025-03-20 15:00), SPECIALIST, kz())
+            .unwrap();
+        // 28 calendar days from 20 March: Thursday 17 April 2025.
+        assert_eq!(
+            assigned.case().timings()[2].due,
+            Some(Due::Day(date!(2025 - 04 - 17)))
+        );
+    }
+
     proptest! {
         /// Whenever filed in 2025 and however quickly each step is done within its term, no step
         /// is ever overdue or late, every day-due lands on a working day after the step's start,
@@ -1574,7 +1861,7 @@ mod tests {
                 (Command::Register(intake()), clerk()),
                 (Command::Assign { executor: SPECIALIST }, head()),
                 (Command::StartProcessing, specialist()),
-                (Command::Prepare(Decision::Grant { result: "guardianship_certificate".to_owned() }), specialist()),
+                (Command::Prepare(Decision::Grant { result: CERTIFICATE.to_owned() }), specialist()),
                 (Command::Sign, specialist()),
                 (Command::Issue, clerk()),
             ];
