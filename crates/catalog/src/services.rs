@@ -82,6 +82,8 @@ pub fn load_services(catalog_dir: &Path) -> Result<ServiceCatalog, ServicesError
         }
         problems.push(p);
     }
+    // S2 before S10: the digest's order, not the file names'.
+    services.sort_by_key(|s| s.id[1..].parse::<u32>().unwrap_or(u32::MAX));
     if !problems.is_empty() {
         problems.sort();
         return Err(ServicesError::Definitions(DefinitionErrors(problems)));
