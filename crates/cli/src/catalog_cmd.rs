@@ -1,5 +1,6 @@
 //! `kezek catalog …`: checks the service definitions of a catalog folder.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::bail;
@@ -34,8 +35,12 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
 fn check(args: CheckArgs) -> anyhow::Result<()> {
     match load_services(&args.catalog) {
         Ok(catalog) => {
-            println!("{}", summary(&catalog));
-            Ok(())
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{}", summary(&catalog)) {
+                // A closed pipe (`kezek catalog check | head`) is not a failed check.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Err(ServicesError::Definitions(errors)) => {
             for p in &errors.0 {
