@@ -311,3 +311,31 @@ fn milestones_must_come_in_their_fixed_order_along_a_channel() {
     let text = VALID.replace("cites = \"000 R1 §8(1)\"", "closes = \"lunch\"\ncites = \"000 R1 §8(1)\"");
     assert_problem(&problems(&text), line_containing(&text, "lunch"), "unknown milestone `lunch`");
 }
+
+#[test]
+fn a_region_with_a_full_definition_cannot_also_be_named_only() {
+    let def = parse_service("t.toml", VALID).expect("valid");
+    let named = parse_named_only(
+        "n.toml",
+        r#"[[services]]
+id = "S99"
+region = "almaty_region"
+names = { ru = "Тест", en = "Test" }
+source = { seed = "001", part = "R1", clauses = "title" }
+status = { act = "Decree No. 321" }
+
+[[services]]
+id = "S99"
+region = "astana"
+names = { ru = "Тест", en = "Test" }
+source = { seed = "004", clauses = "title" }
+status = { act = "Decree" }
+"#,
+    )
+    .expect("valid list");
+    let ps = check_catalog(&[def.clone(), def], &named);
+    let messages: Vec<_> = ps.iter().map(|p| (p.line, p.message.as_str())).collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(messages.iter().any(|(_, m)| m.contains("`S99` is already defined in t.toml")));
+    assert!(messages.iter().any(|(l, m)| *l == 1 && m.contains("almaty_region is listed as named only")));
+}
