@@ -7,6 +7,7 @@
 //! found, each with the file and line it comes from.
 
 mod build;
+mod deadline;
 mod model;
 mod raw;
 
@@ -15,6 +16,7 @@ mod tests;
 
 use std::fmt;
 
+pub use deadline::{DeadlineError, PathDeadline, PathHours, effective_deadline};
 pub use model::*;
 
 /// One thing wrong with a definition file, with the line it is on (1-based).

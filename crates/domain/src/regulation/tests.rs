@@ -339,3 +339,66 @@ status = { act = "Decree" }
     assert!(messages.iter().any(|(_, m)| m.contains("`S99` is already defined in t.toml")));
     assert!(messages.iter().any(|(l, m)| *l == 1 && m.contains("almaty_region is listed as named only")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines of whole paths on the real calendar
+
+use crate::calendar::{Calendar, Due};
+use time::macros::datetime;
+
+fn kz_2025() -> Calendar {
+    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/calendar/2025.toml"));
+    Calendar::from_year_files([("2025.toml", text)]).expect("shipped 2025 calendar")
+}
+
+fn s2() -> ServiceDefinition {
+    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/services/S2-preschool-enrolment.toml"));
+    parse_service("S2-preschool-enrolment.toml", text).expect("shipped S2")
+}
+
+fn s1() -> ServiceDefinition {
+    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/services/S1-preschool-queue.toml"));
+    parse_service("S1-preschool-queue.toml", text).expect("shipped S1")
+}
+
+#[test]
+fn enrolment_filed_late_on_friday_8_march_weekend_finishes_on_tuesday() {
+    // 001 R16: 5+5+10+5+5 provider minutes. Friday 7 March 2025 17:50: ten minutes that day;
+    // Saturday 8 March (Women's Day) carries over to Monday 10 March, so the rest is Tuesday.
+    let def = s2();
+    let edition = def.edition("almaty-region").expect("region edition");
+    let d = effective_deadline(edition, "office", datetime!(2025-03-07 17:50), &kz_2025(), &PathHours::default())
+        .expect("within the calendar");
+    let dues: Vec<_> = d.steps.iter().map(|(_, due)| due.map(|x| x.to_string())).collect();
+    assert_eq!(
+        dues,
+        ["2025-03-07T17:55", "2025-03-07T18:00", "2025-03-11T09:10", "2025-03-11T09:15", "2025-03-11T09:20"]
+            .map(|s| Some(s.to_owned()))
+    );
+    assert_eq!(d.due, Some(Due::Moment(datetime!(2025-03-11 09:20))));
+}
+
+#[test]
+fn astana_con_channel_chains_minutes_three_working_days_and_skips_kurban_ait() {
+    // 004 App.3 T2: 30+1+1+1+10 minutes, 3 days, then 1-minute actions and the ЦОН's 15 minutes.
+    // Monday 2 June 2025 10:00 → decision due Thursday 5 June; Friday 6 June is Kurban Ait, so
+    // the remaining actions run on Monday 9 June from opening.
+    let def = s1();
+    let edition = def.edition("astana-2012").expect("Astana edition");
+    let d = effective_deadline(edition, "con", datetime!(2025-06-02 10:00), &kz_2025(), &PathHours::default())
+        .expect("within the calendar");
+    let decision = d.steps.iter().find(|(id, _)| id == "con-a6").and_then(|(_, due)| *due);
+    assert_eq!(decision, Some(Due::Day(time::macros::date!(2025-06-05))));
+    assert_eq!(d.due, Some(Due::Moment(datetime!(2025-06-09 09:22))));
+}
+
+#[test]
+fn steps_without_terms_add_nothing_and_unknown_channels_are_errors() {
+    let def = s1();
+    let portal = effective_deadline(&def.base, "portal", datetime!(2025-06-02 10:00), &kz_2025(), &PathHours::default())
+        .expect("portal path");
+    assert!(portal.steps.iter().all(|(_, due)| due.is_none()), "000 R1's portal flow gives no terms");
+    assert_eq!(portal.due, None);
+    let err = effective_deadline(&def.base, "fax", datetime!(2025-06-02 10:00), &kz_2025(), &PathHours::default());
+    assert_eq!(err, Err(DeadlineError::UnknownChannel("fax".to_owned())));
+}
