@@ -15,12 +15,18 @@ mod accounts;
 mod audit;
 pub mod demo;
 mod directory;
+pub mod queue;
+mod registries;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use accounts::{NewUser, SessionKind, SessionRow, StaffRow, UserRow};
 pub use audit::{AuditRecord, AuditRow, WriteTx};
 pub use directory::{GroupRow, NewOrganization, OrganizationRow, RegionRow};
+pub use registries::{
+    ConsentChannel, ConsentRow, NewConsent, NewPowerOfAttorney, NewRegistryPerson, NewRegistryRequest,
+    PowerOfAttorneyRow, RegistryCounts, RegistryEntityRow, RegistryPersonRow, RegistryRequestRow,
+};
 
 /// Runs `$body` with `$p` bound to the pool of whichever engine `$db` uses.
 macro_rules! on_pool {
