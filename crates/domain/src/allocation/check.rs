@@ -16,7 +16,11 @@ use super::model::{ChildId, GroupId, Instance, Language, NONE};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
     /// More children placed in the group than it has free places.
-    OverCapacity { group: GroupId, placed: u32, free_places: u32 },
+    OverCapacity {
+        group: GroupId,
+        placed: u32,
+        free_places: u32,
+    },
     /// The child was placed in a group of a kindergarten it did not ask for, or of another
     /// band or language.
     NotEligible { child: ChildId, group: GroupId },
@@ -24,30 +28,56 @@ pub enum Violation {
     Waste { child: ChildId, group: GroupId },
     /// The child would rather have the group, which holds `displaced`, ranked below it there
     /// (and, under a reserve, not protected by it).
-    JustifiedEnvy { child: ChildId, group: GroupId, displaced: ChildId },
+    JustifiedEnvy {
+        child: ChildId,
+        group: GroupId,
+        displaced: ChildId,
+    },
     /// The child's group differs from the child-optimal stable outcome.
-    NotChildOptimal { child: ChildId, expected: Option<GroupId>, actual: Option<GroupId> },
+    NotChildOptimal {
+        child: ChildId,
+        expected: Option<GroupId>,
+        actual: Option<GroupId>,
+    },
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let opt = |g: &Option<GroupId>| g.map_or_else(|| "none".to_owned(), |g| g.to_string());
         match self {
-            Violation::OverCapacity { group, placed, free_places } => {
-                write!(f, "over capacity: group {group} holds {placed} children but has {free_places} free places")
+            Violation::OverCapacity {
+                group,
+                placed,
+                free_places,
+            } => {
+                write!(
+                    f,
+                    "over capacity: group {group} holds {placed} children but has {free_places} free places"
+                )
             }
             Violation::NotEligible { child, group } => {
-                write!(f, "not eligible: child {child} placed in group {group}, which is not one of its eligible groups")
+                write!(
+                    f,
+                    "not eligible: child {child} placed in group {group}, which is not one of its eligible groups"
+                )
             }
             Violation::Waste { child, group } => write!(
                 f,
                 "wasted place: child {child} prefers group {group}, which still has a free place"
             ),
-            Violation::JustifiedEnvy { child, group, displaced } => write!(
+            Violation::JustifiedEnvy {
+                child,
+                group,
+                displaced,
+            } => write!(
                 f,
                 "justified envy: child {child} prefers group {group}, which holds child {displaced} ranked below it"
             ),
-            Violation::NotChildOptimal { child, expected, actual } => write!(
+            Violation::NotChildOptimal {
+                child,
+                expected,
+                actual,
+            } => write!(
                 f,
                 "not child-optimal: child {child} holds {} but the child-optimal outcome gives {}",
                 opt(actual),
@@ -104,7 +134,10 @@ pub fn check(inst: &Instance, assignment: &Allocation) -> CheckReport {
         if let Some(g) = assignment.group_of(c)
             && !eligible.of(c).contains(&g)
         {
-            violations.push(Violation::NotEligible { child: inst.child_id(c), group: inst.group_id(g) });
+            violations.push(Violation::NotEligible {
+                child: inst.child_id(c),
+                group: inst.group_id(g),
+            });
         }
     }
 
@@ -114,7 +147,9 @@ pub fn check(inst: &Instance, assignment: &Allocation) -> CheckReport {
     let mut worst_uncovered: Vec<Option<(u32, [u64; 4])>> = vec![None; groups];
     let mut covered_count = vec![0u32; groups];
     for c in 0..n as u32 {
-        let Some(g) = assignment.group_of(c) else { continue };
+        let Some(g) = assignment.group_of(c) else {
+            continue;
+        };
         let t = inst.rules.ranking.tuple(inst, c, inst.group_kg[g as usize]);
         let slot = &mut worst[g as usize];
         if slot.is_none_or(|(_, w)| t > w) {
@@ -144,7 +179,10 @@ pub fn check(inst: &Instance, assignment: &Allocation) -> CheckReport {
                 continue; // already reported as over capacity
             }
             if placed[gi] < q {
-                violations.push(Violation::Waste { child: inst.child_id(c), group: inst.group_id(g) });
+                violations.push(Violation::Waste {
+                    child: inst.child_id(c),
+                    group: inst.group_id(g),
+                });
                 continue;
             }
             if q == 0 {
@@ -155,7 +193,11 @@ pub fn check(inst: &Instance, assignment: &Allocation) -> CheckReport {
             // The group chooses q of its q admitted children plus c: the one left out is the
             // worst outside the reserved classes while those fit in the reserve, else the worst.
             let protected = covered(c) && covered_after <= reserved(g);
-            let rival = if covered_after <= reserved(g) { worst_uncovered[gi] } else { worst[gi] };
+            let rival = if covered_after <= reserved(g) {
+                worst_uncovered[gi]
+            } else {
+                worst[gi]
+            };
             if let Some((d, w)) = rival
                 && (protected || w > t)
             {
@@ -182,8 +224,16 @@ pub fn check(inst: &Instance, assignment: &Allocation) -> CheckReport {
             });
         }
     }
-    let assigned = assignment.assignment().iter().filter(|&&g| g != NONE).count();
-    CheckReport { violations, child_optimal, assigned }
+    let assigned = assignment
+        .assignment()
+        .iter()
+        .filter(|&&g| g != NONE)
+        .count();
+    CheckReport {
+        violations,
+        child_optimal,
+        assigned,
+    }
 }
 
 /// Each child's eligible groups, derived from its raw fields (not the allocator's lists).
@@ -232,7 +282,9 @@ fn child_optimal(inst: &Instance, eligible: &EligibleLists) -> Vec<u32> {
     let reserve = inst.rules.reserve;
     let mut next = vec![0usize; n];
     let mut held: Vec<Vec<u32>> = vec![Vec::new(); inst.group_count()];
-    let mut free: Vec<u32> = (0..n as u32).filter(|&c| !eligible.of(c).is_empty()).collect();
+    let mut free: Vec<u32> = (0..n as u32)
+        .filter(|&c| !eligible.of(c).is_empty())
+        .collect();
     let mut proposals: Vec<(u32, u32)> = Vec::new();
     let mut candidates: Vec<([u64; 4], bool, u32)> = Vec::new();
     while !free.is_empty() {

@@ -30,7 +30,11 @@ impl Allocation {
                 filled[g as usize] += 1;
             }
         }
-        Allocation { group_of, filled, proposals: 0 }
+        Allocation {
+            group_of,
+            filled,
+            proposals: 0,
+        }
     }
 
     /// The group index the child holds, if any.
@@ -57,7 +61,11 @@ pub fn allocate(inst: &Instance) -> Allocation {
     match inst.rules.reserve {
         None => allocate_plain(inst),
         Some(policy) => {
-            let reserved: Vec<u32> = inst.group_cap.iter().map(|&q| policy.reserved_places(q)).collect();
+            let reserved: Vec<u32> = inst
+                .group_cap
+                .iter()
+                .map(|&q| policy.reserved_places(q))
+                .collect();
             let covered: Vec<bool> = (0..inst.child_count())
                 .map(|c| policy.covers(inst.child_priority(c as u32)))
                 .collect();
@@ -69,8 +77,12 @@ pub fn allocate(inst: &Instance) -> Allocation {
 /// Places a group can ever fill: its free places, but no more than the children eligible for
 /// it (so a group announcing absurdly many places costs no memory).
 fn effective_capacity(inst: &Instance) -> (Vec<u32>, Vec<u32>) {
-    let cap: Vec<u32> =
-        inst.group_cap.iter().zip(&inst.group_applicants).map(|(&q, &a)| q.min(a)).collect();
+    let cap: Vec<u32> = inst
+        .group_cap
+        .iter()
+        .zip(&inst.group_applicants)
+        .map(|(&q, &a)| q.min(a))
+        .collect();
     let mut start = Vec::with_capacity(cap.len() + 1);
     let mut total = 0u32;
     for &q in &cap {
@@ -125,7 +137,11 @@ fn allocate_plain(inst: &Instance) -> Allocation {
             group_of[inst.child_of_key(key) as usize] = g as u32;
         }
     }
-    Allocation { group_of, filled: held, proposals }
+    Allocation {
+        group_of,
+        filled: held,
+        proposals,
+    }
 }
 
 /// Deferred acceptance with reserves (see `reserve.rs` for the choice rule). Each group keeps
@@ -187,7 +203,11 @@ fn allocate_with_reserve(inst: &Instance, reserved: &[u32], covered: &[bool]) ->
                 Covered,
             }
             let out = if reject_among_others_only {
-                if is_covered || (ho > 0 && worst_other > key) { Out::Other } else { Out::Proposer }
+                if is_covered || (ho > 0 && worst_other > key) {
+                    Out::Other
+                } else {
+                    Out::Proposer
+                }
             } else {
                 let mut out = Out::Proposer;
                 let mut worst = key;
@@ -234,12 +254,19 @@ fn allocate_with_reserve(inst: &Instance, reserved: &[u32], covered: &[bool]) ->
     let mut filled = vec![0u32; cap.len()];
     for g in 0..cap.len() {
         let s = start[g] as usize;
-        for &key in covered_heap[s..s + held_covered[g] as usize].iter().chain(&other_heap[s..s + held_other[g] as usize]) {
+        for &key in covered_heap[s..s + held_covered[g] as usize]
+            .iter()
+            .chain(&other_heap[s..s + held_other[g] as usize])
+        {
             group_of[inst.child_of_key(key) as usize] = g as u32;
         }
         filled[g] = held_covered[g] + held_other[g];
     }
-    Allocation { group_of, filled, proposals }
+    Allocation {
+        group_of,
+        filled,
+        proposals,
+    }
 }
 
 /// Adds `key`, stored at the last slot of `h`, to the max-heap formed by the slots before it.

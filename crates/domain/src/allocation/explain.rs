@@ -90,10 +90,18 @@ impl<'a> Explainer<'a> {
             }
         }
         for g in 0..groups {
-            applicant_keys[applicant_start[g] as usize..applicant_start[g + 1] as usize].sort_unstable();
+            applicant_keys[applicant_start[g] as usize..applicant_start[g + 1] as usize]
+                .sort_unstable();
             admitted[admitted_start[g] as usize..admitted_start[g + 1] as usize].sort_unstable();
         }
-        Explainer { inst, alloc, applicant_start, applicant_keys, admitted_start, admitted }
+        Explainer {
+            inst,
+            alloc,
+            applicant_start,
+            applicant_keys,
+            admitted_start,
+            admitted,
+        }
     }
 
     /// The explanation for child index `c`.
@@ -104,10 +112,14 @@ impl<'a> Explainer<'a> {
         let mut groups = Vec::new();
         for (&g, &key) in inst.eligible_groups(c).iter().zip(inst.eligible_keys(c)) {
             let gi = g as usize;
-            let applicants = &self.applicant_keys[self.applicant_start[gi] as usize..self.applicant_start[gi + 1] as usize];
-            let admitted = &self.admitted[self.admitted_start[gi] as usize..self.admitted_start[gi + 1] as usize];
+            let applicants = &self.applicant_keys
+                [self.applicant_start[gi] as usize..self.applicant_start[gi + 1] as usize];
+            let admitted = &self.admitted
+                [self.admitted_start[gi] as usize..self.admitted_start[gi + 1] as usize];
             let position = applicants.partition_point(|&k| k < key) as u32 + 1;
-            let cutoff = admitted.last().map(|&(k, _)| applicants.partition_point(|&a| a < k) as u32 + 1);
+            let cutoff = admitted
+                .last()
+                .map(|&(k, _)| applicants.partition_point(|&a| a < k) as u32 + 1);
             let mut admitted_ahead = [0u32; 3];
             for &(_, class) in admitted.iter().take_while(|(k, _)| *k < key) {
                 admitted_ahead[usize::from(class.min(2))] += 1;
@@ -133,7 +145,9 @@ impl<'a> Explainer<'a> {
         }
         ChildExplanation {
             child: inst.child_id(c),
-            band: inst.child_band(c).map(|b| inst.rules.bands[usize::from(b)].name().to_owned()),
+            band: inst
+                .child_band(c)
+                .map(|b| inst.rules.bands[usize::from(b)].name().to_owned()),
             assigned: assigned.map(|g| inst.group_id(g)),
             groups,
         }

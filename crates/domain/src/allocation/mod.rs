@@ -22,16 +22,16 @@ mod reserve;
 #[cfg(test)]
 mod tests;
 
-pub use check::{check, CheckReport, Violation};
-pub use engine::{allocate, write_assignment, Allocation};
+pub use check::{CheckReport, Violation, check};
+pub use engine::{Allocation, allocate, write_assignment};
 pub use explain::{ChildExplanation, Explainer, GroupExplanation, GroupOutcome};
 pub use model::{
-    age_on, Band, BuildError, ChildId, ChildRow, GroupId, GroupRow, Instance, InstanceBuilder, KindergartenId,
-    Language, PriorityClass, RoundRules, MAX_CHILDREN,
+    Band, BuildError, ChildId, ChildRow, GroupId, GroupRow, Instance, InstanceBuilder,
+    KindergartenId, Language, MAX_CHILDREN, PriorityClass, RoundRules, age_on,
 };
 pub use parse::{
-    parse_assignment, parse_instance, parse_meta, parse_rows, Meta, ParseError, ParsedRows, Problem,
-    SourceFile,
+    Meta, ParseError, ParsedRows, Problem, SourceFile, parse_assignment, parse_instance,
+    parse_meta, parse_rows,
 };
 pub use ranking::{Criterion, Ranking, RankingError};
 pub use reserve::{ReserveAmount, ReservePolicy};

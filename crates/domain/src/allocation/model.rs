@@ -86,7 +86,11 @@ pub enum PriorityClass {
 }
 
 impl PriorityClass {
-    pub const ALL: [PriorityClass; 3] = [PriorityClass::None, PriorityClass::First, PriorityClass::OutOfTurn];
+    pub const ALL: [PriorityClass; 3] = [
+        PriorityClass::None,
+        PriorityClass::First,
+        PriorityClass::OutOfTurn,
+    ];
 
     pub fn from_code(code: u64) -> Option<PriorityClass> {
         match code {
@@ -124,7 +128,11 @@ impl Band {
         if min_age >= max_age {
             return Err(BuildError::EmptyBand { name });
         }
-        Ok(Band { name, min_age, max_age })
+        Ok(Band {
+            name,
+            min_age,
+            max_age,
+        })
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -176,10 +184,15 @@ impl RoundRules {
         for (i, a) in self.bands.iter().enumerate() {
             for b in &self.bands[i + 1..] {
                 if a.name == b.name {
-                    return Err(BuildError::DuplicateBand { name: a.name.clone() });
+                    return Err(BuildError::DuplicateBand {
+                        name: a.name.clone(),
+                    });
                 }
                 if a.min_age < b.max_age && b.min_age < a.max_age {
-                    return Err(BuildError::OverlappingBands { first: a.name.clone(), second: b.name.clone() });
+                    return Err(BuildError::OverlappingBands {
+                        first: a.name.clone(),
+                        second: b.name.clone(),
+                    });
                 }
             }
         }
@@ -188,7 +201,10 @@ impl RoundRules {
 
     /// The index of the band named `name`.
     pub fn band_index(&self, name: &[u8]) -> Option<u8> {
-        self.bands.iter().position(|b| b.name.as_bytes() == name).map(|i| i as u8)
+        self.bands
+            .iter()
+            .position(|b| b.name.as_bytes() == name)
+            .map(|i| i as u8)
     }
 
     /// The band a child born on `birth` belongs to, if any.
@@ -222,8 +238,15 @@ pub enum BuildError {
     UnknownKindergarten(KindergartenId),
     #[error("unknown band index {0}")]
     UnknownBand(u8),
-    #[error("kindergarten {kindergarten} already has a group {existing} for band {band:?} and language {language}")]
-    SecondGroupForSameBandAndLanguage { kindergarten: KindergartenId, band: String, language: &'static str, existing: GroupId },
+    #[error(
+        "kindergarten {kindergarten} already has a group {existing} for band {band:?} and language {language}"
+    )]
+    SecondGroupForSameBandAndLanguage {
+        kindergarten: KindergartenId,
+        band: String,
+        language: &'static str,
+        existing: GroupId,
+    },
     #[error("duplicate child id {0}")]
     DuplicateChild(ChildId),
     #[error("no preferences: a child lists 1 to {max} kindergartens")]
@@ -237,9 +260,13 @@ pub enum BuildError {
     #[error("unknown sibling kindergarten {0}")]
     UnknownSiblingKindergarten(KindergartenId),
     #[error("registration number {number} is used by children {first} and {second}")]
-    DuplicateRegistrationNo { number: u64, first: ChildId, second: ChildId, first_row: usize, second_row: usize },
-    #[error("registration times span more than 8900 years")]
-    RegistrationSpanTooLong,
+    DuplicateRegistrationNo {
+        number: u64,
+        first: ChildId,
+        second: ChildId,
+        first_row: usize,
+        second_row: usize,
+    },
     #[error("more than {MAX_CHILDREN} children in one round")]
     TooManyChildren,
 }
@@ -406,8 +433,15 @@ impl InstanceBuilder {
         if row.id.0 == 0 {
             return Err(BuildError::ZeroId);
         }
-        let kg = self.kg_index.get(row.kindergarten.0).ok_or(BuildError::UnknownKindergarten(row.kindergarten))?;
-        let band = self.rules.bands.get(usize::from(row.band)).ok_or(BuildError::UnknownBand(row.band))?;
+        let kg = self
+            .kg_index
+            .get(row.kindergarten.0)
+            .ok_or(BuildError::UnknownKindergarten(row.kindergarten))?;
+        let band = self
+            .rules
+            .bands
+            .get(usize::from(row.band))
+            .ok_or(BuildError::UnknownBand(row.band))?;
         if let Some(&existing) = self.group_lookup.get(&(kg, row.band, row.language)) {
             return Err(BuildError::SecondGroupForSameBandAndLanguage {
                 kindergarten: row.kindergarten,
@@ -441,11 +475,17 @@ impl InstanceBuilder {
             return Err(BuildError::NoPreferences { max });
         }
         if row.preferences.len() > max {
-            return Err(BuildError::TooManyPreferences { count: row.preferences.len(), max });
+            return Err(BuildError::TooManyPreferences {
+                count: row.preferences.len(),
+                max,
+            });
         }
         let sibling = match row.sibling_kindergarten {
             None => NONE,
-            Some(k) => self.kg_index.get(k.0).ok_or(BuildError::UnknownSiblingKindergarten(k))?,
+            Some(k) => self
+                .kg_index
+                .get(k.0)
+                .ok_or(BuildError::UnknownSiblingKindergarten(k))?,
         };
         // Validate everything before pushing so that a rejected row leaves no trace.
         let start = self.pref_kg.len();
@@ -468,7 +508,8 @@ impl InstanceBuilder {
         self.pref_start.push(self.pref_kg.len() as u32);
         self.child_ids.push(row.id.0);
         self.birth.push(row.birth_date);
-        self.band.push(self.rules.band_of(row.birth_date).unwrap_or(u8::MAX));
+        self.band
+            .push(self.rules.band_of(row.birth_date).unwrap_or(u8::MAX));
         self.lang.push(row.language);
         self.registered_at.push(row.registered_at);
         self.registration_no.push(row.registration_no);
@@ -480,13 +521,19 @@ impl InstanceBuilder {
     /// Ranks the children and lists each child's eligible groups with its ranking key there.
     pub fn build(self) -> Result<Instance, BuildError> {
         let n = self.child_ids.len();
-        check_unique_registration_numbers(&self.registration_no, &self.child_ids)?;
-        let keys = RankingKeys::compute(&self.rules.ranking, &self.priority, &self.registered_at, &self.registration_no)?;
+        let by_number = registration_order(&self.registration_no, &self.child_ids)?;
+        let keys = RankingKeys::compute(
+            &self.rules.ranking,
+            &self.priority,
+            &self.registered_at,
+            &by_number,
+        )?;
 
         let n_bands = self.rules.bands.len();
         let mut lookup = vec![NONE; self.kg_ids.len() * n_bands * Language::ALL.len()];
         for (&(kg, band, lang), &g) in &self.group_lookup {
-            lookup[(kg as usize * n_bands + usize::from(band)) * Language::ALL.len() + lang.index()] = g;
+            lookup[(kg as usize * n_bands + usize::from(band)) * Language::ALL.len()
+                + lang.index()] = g;
         }
         let mut elig_start = Vec::with_capacity(n + 1);
         elig_start.push(0u32);
@@ -496,9 +543,12 @@ impl InstanceBuilder {
         for c in 0..n {
             let band = self.band[c];
             if band != u8::MAX {
-                let prefs = &self.pref_kg[self.pref_start[c] as usize..self.pref_start[c + 1] as usize];
+                let prefs =
+                    &self.pref_kg[self.pref_start[c] as usize..self.pref_start[c + 1] as usize];
                 for &kg in prefs {
-                    let g = lookup[(kg as usize * n_bands + usize::from(band)) * Language::ALL.len() + self.lang[c].index()];
+                    let g = lookup[(kg as usize * n_bands + usize::from(band))
+                        * Language::ALL.len()
+                        + self.lang[c].index()];
                     if g != NONE {
                         elig_group.push(g);
                         elig_key.push(keys.key(c, self.sibling[c] == kg));
@@ -538,9 +588,10 @@ impl InstanceBuilder {
     }
 }
 
-/// The ranking is strict only because registration numbers are unique (FORMAT.md), so a
-/// repeated number is refused rather than broken arbitrarily.
-fn check_unique_registration_numbers(numbers: &[u64], ids: &[u64]) -> Result<(), BuildError> {
+/// Children in the order of their registration numbers. The ranking is strict only because
+/// registration numbers are unique (FORMAT.md), so a repeated number is refused rather than
+/// broken arbitrarily.
+fn registration_order(numbers: &[u64], ids: &[u64]) -> Result<Vec<u32>, BuildError> {
     let n = numbers.len();
     let max = numbers.iter().copied().max().unwrap_or(0);
     let dup = |a: usize, b: usize| BuildError::DuplicateRegistrationNo {
@@ -551,7 +602,7 @@ fn check_unique_registration_numbers(numbers: &[u64], ids: &[u64]) -> Result<(),
         second_row: b,
     };
     if max <= (n as u64).saturating_mul(8).saturating_add(64) {
-        // Numbers are dense (the usual case): remember who holds each one.
+        // Numbers are dense (the usual case): a counting pass instead of a sort.
         let mut holder = vec![NONE; max as usize + 1];
         for (c, &no) in numbers.iter().enumerate() {
             let h = &mut holder[no as usize];
@@ -560,15 +611,20 @@ fn check_unique_registration_numbers(numbers: &[u64], ids: &[u64]) -> Result<(),
             }
             *h = c as u32;
         }
+        holder.retain(|&c| c != NONE);
+        Ok(holder)
     } else {
-        let mut sorted: Vec<(u64, u32)> = numbers.iter().enumerate().map(|(c, &no)| (no, c as u32)).collect();
+        let mut sorted: Vec<(u64, u32)> = numbers
+            .iter()
+            .enumerate()
+            .map(|(c, &no)| (no, c as u32))
+            .collect();
         sorted.sort_unstable();
         if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
-            let (a, b) = (w[0].1.min(w[1].1), w[0].1.max(w[1].1));
-            return Err(dup(a as usize, b as usize));
+            return Err(dup(w[0].1 as usize, w[1].1 as usize));
         }
+        Ok(sorted.into_iter().map(|(_, c)| c).collect())
     }
-    Ok(())
 }
 
 /// One allocation round, validated and ranked. Children, groups and kindergartens are addressed
@@ -664,14 +720,17 @@ impl Instance {
     }
     /// The child's eligible groups, most preferred first.
     pub fn eligible_groups(&self, c: u32) -> &[u32] {
-        &self.elig_group[self.elig_start[c as usize] as usize..self.elig_start[c as usize + 1] as usize]
+        &self.elig_group
+            [self.elig_start[c as usize] as usize..self.elig_start[c as usize + 1] as usize]
     }
     pub(crate) fn eligible_keys(&self, c: u32) -> &[u64] {
-        &self.elig_key[self.elig_start[c as usize] as usize..self.elig_start[c as usize + 1] as usize]
+        &self.elig_key
+            [self.elig_start[c as usize] as usize..self.elig_start[c as usize + 1] as usize]
     }
     /// The child's preferred kindergartens (indices), most preferred first.
     pub(crate) fn preferred_kindergartens(&self, c: u32) -> &[u32] {
-        &self.pref_kg[self.pref_start[c as usize] as usize..self.pref_start[c as usize + 1] as usize]
+        &self.pref_kg
+            [self.pref_start[c as usize] as usize..self.pref_start[c as usize + 1] as usize]
     }
     pub(crate) fn child_of_key(&self, key: u64) -> u32 {
         self.child_of_rank[(key & super::ranking::RANK_MASK) as usize]

@@ -9,8 +9,8 @@ use time::{Date, Month};
 
 use super::engine::Allocation;
 use super::model::{
-    Band, BuildError, ChildId, ChildRow, GroupId, GroupRow, Instance, InstanceBuilder, KindergartenId, Language,
-    PriorityClass, RoundRules, NONE,
+    Band, BuildError, ChildId, ChildRow, GroupId, GroupRow, Instance, InstanceBuilder,
+    KindergartenId, Language, NONE, PriorityClass, RoundRules,
 };
 
 /// One input file: its name (for messages) and its bytes.
@@ -42,7 +42,10 @@ pub enum Problem {
     #[error("the file is empty: expected the header {expected:?}")]
     Empty { expected: &'static str },
     #[error("header is {found:?}, expected {expected:?}")]
-    Header { found: String, expected: &'static str },
+    Header {
+        found: String,
+        expected: &'static str,
+    },
     #[error("{found} fields, expected {expected}")]
     FieldCount { found: usize, expected: usize },
     #[error("empty line")]
@@ -56,7 +59,11 @@ pub enum Problem {
     #[error("{column}: {value:?} is not a time (YYYY-MM-DDTHH:MM:SSZ)")]
     BadTimestamp { column: &'static str, value: String },
     #[error("{column}: {value:?} is not a language of this round ({allowed})")]
-    BadLanguage { column: &'static str, value: String, allowed: String },
+    BadLanguage {
+        column: &'static str,
+        value: String,
+        allowed: String,
+    },
     #[error("band {value:?} is not one of the bands in meta.json")]
     UnknownBand { value: String },
     #[error("priority {value:?} must be 0, 1 or 2")]
@@ -87,8 +94,7 @@ pub struct Meta {
 const FORMAT: &str = "kezek-allocation-instance/1";
 const KINDERGARTENS_HEADER: &str = "kindergarten_id,district,x_m,y_m";
 const GROUPS_HEADER: &str = "group_id,kindergarten_id,band,language,free_places";
-const CHILDREN_HEADER: &str =
-    "child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district";
+const CHILDREN_HEADER: &str = "child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district";
 const ASSIGNMENT_HEADER: &str = "child_id,group_id";
 
 #[derive(Deserialize)]
@@ -109,17 +115,29 @@ struct BandJson {
 
 /// Parses meta.json.
 pub fn parse_meta(file: SourceFile<'_>) -> Result<Meta, ParseError> {
-    let whole = |problem: Problem| ParseError { file: file.name.to_owned(), line: None, problem };
+    let whole = |problem: Problem| ParseError {
+        file: file.name.to_owned(),
+        line: None,
+        problem,
+    };
     let json: MetaJson = serde_json::from_slice(file.bytes).map_err(|e| ParseError {
         file: file.name.to_owned(),
         line: Some(e.line()),
         problem: Problem::Meta(e.to_string()),
     })?;
     if json.format != FORMAT {
-        return Err(whole(Problem::Meta(format!("format is {:?}, expected {FORMAT:?}", json.format))));
+        return Err(whole(Problem::Meta(format!(
+            "format is {:?}, expected {FORMAT:?}",
+            json.format
+        ))));
     }
     let date = |column: &'static str, value: &str| {
-        parse_date(value.as_bytes()).ok_or_else(|| whole(Problem::BadDate { column, value: value.to_owned() }))
+        parse_date(value.as_bytes()).ok_or_else(|| {
+            whole(Problem::BadDate {
+                column,
+                value: value.to_owned(),
+            })
+        })
     };
     let round_date = date("round_date", &json.round_date)?;
     let reference_date = date("reference_date", &json.reference_date)?;
@@ -128,7 +146,11 @@ pub fn parse_meta(file: SourceFile<'_>) -> Result<Meta, ParseError> {
         .iter()
         .map(|l| {
             Language::parse(l.as_bytes()).ok_or_else(|| {
-                whole(Problem::BadLanguage { column: "languages", value: l.clone(), allowed: "kk, ru".to_owned() })
+                whole(Problem::BadLanguage {
+                    column: "languages",
+                    value: l.clone(),
+                    allowed: "kk, ru".to_owned(),
+                })
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -139,7 +161,11 @@ pub fn parse_meta(file: SourceFile<'_>) -> Result<Meta, ParseError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| whole(e.into()))?;
     let rules = RoundRules::new(reference_date, bands).map_err(|e| whole(e.into()))?;
-    Ok(Meta { round_date, languages, rules })
+    Ok(Meta {
+        round_date,
+        languages,
+        rules,
+    })
 }
 
 /// Parses the three CSV files of an instance under `rules` (usually `meta.rules` with the
@@ -172,7 +198,11 @@ impl ParsedRows {
                 BuildError::DuplicateRegistrationNo { second_row, .. } => Some(second_row + 2),
                 _ => None,
             };
-            ParseError { file, line, problem: e.into() }
+            ParseError {
+                file,
+                line,
+                problem: e.into(),
+            }
         })
     }
 }
@@ -190,13 +220,20 @@ pub fn parse_rows(
         line: None,
         problem: e.into(),
     })?;
-    let allowed = meta.languages.iter().map(|l| l.code()).collect::<Vec<_>>().join(", ");
+    let allowed = meta
+        .languages
+        .iter()
+        .map(|l| l.code())
+        .collect::<Vec<_>>()
+        .join(", ");
     let language = |column: &'static str, v: &[u8]| {
-        Language::parse(v).filter(|l| meta.languages.contains(l)).ok_or_else(|| Problem::BadLanguage {
-            column,
-            value: show(v),
-            allowed: allowed.clone(),
-        })
+        Language::parse(v)
+            .filter(|l| meta.languages.contains(l))
+            .ok_or_else(|| Problem::BadLanguage {
+                column,
+                value: show(v),
+                allowed: allowed.clone(),
+            })
     };
 
     for_each_row(kindergartens, KINDERGARTENS_HEADER, |fields| {
@@ -208,11 +245,16 @@ pub fn parse_rows(
     for_each_row(groups, GROUPS_HEADER, |f| {
         let id = id_field("group_id", f[0])?;
         let kindergarten = id_field("kindergarten_id", f[1])?;
-        let band = builder.rules().band_index(f[2]).ok_or_else(|| Problem::UnknownBand { value: show(f[2]) })?;
+        let band = builder
+            .rules()
+            .band_index(f[2])
+            .ok_or_else(|| Problem::UnknownBand { value: show(f[2]) })?;
         let language = language("language", f[3])?;
         let free_places = number_field("free_places", f[4])?;
-        let free_places = u32::try_from(free_places)
-            .map_err(|_| Problem::NotANumber { column: "free_places", value: show(f[4]) })?;
+        let free_places = u32::try_from(free_places).map_err(|_| Problem::NotANumber {
+            column: "free_places",
+            value: show(f[4]),
+        })?;
         builder.add_group(GroupRow {
             id: GroupId(id),
             kindergarten: KindergartenId(kindergarten),
@@ -230,26 +272,40 @@ pub fn parse_rows(
     let round_start = unix_seconds(meta.round_date, 0, 0, 0);
     for_each_row(children, CHILDREN_HEADER, |f| {
         let id = id_field("child_id", f[0])?;
-        let birth_date =
-            parse_date(f[1]).ok_or_else(|| Problem::BadDate { column: "birth_date", value: show(f[1]) })?;
+        let birth_date = parse_date(f[1]).ok_or_else(|| Problem::BadDate {
+            column: "birth_date",
+            value: show(f[1]),
+        })?;
         let language = language("language", f[2])?;
-        let registered_at = parse_timestamp(f[3])
-            .ok_or_else(|| Problem::BadTimestamp { column: "registered_at", value: show(f[3]) })?;
+        let registered_at = parse_timestamp(f[3]).ok_or_else(|| Problem::BadTimestamp {
+            column: "registered_at",
+            value: show(f[3]),
+        })?;
         if registered_at >= round_start {
-            return Err(Problem::RegisteredAfterRound { value: show(f[3]), round_date: meta.round_date });
+            return Err(Problem::RegisteredAfterRound {
+                value: show(f[3]),
+                round_date: meta.round_date,
+            });
         }
         let registration_no = id_field("registration_no", f[4])?;
         let priority = number_field("priority", f[5])
             .ok()
             .and_then(PriorityClass::from_code)
             .ok_or_else(|| Problem::BadPriority { value: show(f[5]) })?;
-        let sibling =
-            if f[6].is_empty() { None } else { Some(KindergartenId(id_field("sibling_kindergarten_id", f[6])?)) };
+        let sibling = if f[6].is_empty() {
+            None
+        } else {
+            Some(KindergartenId(id_field("sibling_kindergarten_id", f[6])?))
+        };
         prefs.clear();
         if !f[7].is_empty() {
             let count = f[7].iter().filter(|&&b| b == b';').count() + 1;
             if count > max_prefs {
-                return Err(BuildError::TooManyPreferences { count, max: max_prefs }.into());
+                return Err(BuildError::TooManyPreferences {
+                    count,
+                    max: max_prefs,
+                }
+                .into());
             }
             for p in f[7].split(|&b| b == b';') {
                 prefs.push(KindergartenId(id_field("preferences", p)?));
@@ -268,7 +324,10 @@ pub fn parse_rows(
         Ok(())
     })?;
 
-    Ok(ParsedRows { builder, children_file: children.name.to_owned() })
+    Ok(ParsedRows {
+        builder,
+        children_file: children.name.to_owned(),
+    })
 }
 
 /// Parses an assignment CSV (`child_id,group_id`) against an instance. A child missing from
@@ -300,15 +359,29 @@ fn for_each_row(
     header: &'static str,
     mut row: impl FnMut(&[&[u8]]) -> Result<(), Problem>,
 ) -> Result<(), ParseError> {
-    let err = |line: usize, problem: Problem| ParseError { file: file.name.to_owned(), line: Some(line), problem };
+    let err = |line: usize, problem: Problem| ParseError {
+        file: file.name.to_owned(),
+        line: Some(line),
+        problem,
+    };
     let expected = header.split(',').count();
     let mut lines = file.bytes.split(|&b| b == b'\n');
     let first = lines.next().map(trim_cr).unwrap_or_default();
     if first.is_empty() && file.bytes.is_empty() {
-        return Err(ParseError { file: file.name.to_owned(), line: None, problem: Problem::Empty { expected: header } });
+        return Err(ParseError {
+            file: file.name.to_owned(),
+            line: None,
+            problem: Problem::Empty { expected: header },
+        });
     }
     if first != header.as_bytes() {
-        return Err(err(1, Problem::Header { found: show(first), expected: header }));
+        return Err(err(
+            1,
+            Problem::Header {
+                found: show(first),
+                expected: header,
+            },
+        ));
     }
     let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
     let mut line_no = 1;
@@ -332,7 +405,13 @@ fn for_each_row(
             count += 1;
         }
         if count != expected {
-            return Err(err(line_no, Problem::FieldCount { found: count, expected }));
+            return Err(err(
+                line_no,
+                Problem::FieldCount {
+                    found: count,
+                    expected,
+                },
+            ));
         }
         row(&fields[..count]).map_err(|p| err(line_no, p))?;
     }
@@ -351,7 +430,11 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 /// A field value for an error message, shortened so one bad line cannot flood the terminal.
 fn show(v: &[u8]) -> String {
     let s = String::from_utf8_lossy(v);
-    if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s.into_owned() }
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(120).collect::<String>())
+    } else {
+        s.into_owned()
+    }
 }
 
 fn parse_u64(v: &[u8]) -> Option<u64> {
@@ -369,11 +452,19 @@ fn parse_u64(v: &[u8]) -> Option<u64> {
 }
 
 fn id_field(column: &'static str, v: &[u8]) -> Result<u64, Problem> {
-    parse_u64(v).filter(|&n| n > 0).ok_or_else(|| Problem::NotAnId { column, value: show(v) })
+    parse_u64(v)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Problem::NotAnId {
+            column,
+            value: show(v),
+        })
 }
 
 fn number_field(column: &'static str, v: &[u8]) -> Result<u64, Problem> {
-    parse_u64(v).ok_or_else(|| Problem::NotANumber { column, value: show(v) })
+    parse_u64(v).ok_or_else(|| Problem::NotANumber {
+        column,
+        value: show(v),
+    })
 }
 
 fn digits(v: &[u8]) -> Option<u32> {
@@ -404,7 +495,11 @@ pub(crate) fn parse_timestamp(v: &[u8]) -> Option<i64> {
         return None;
     }
     let date = parse_date(&v[..10])?;
-    let (h, m, s) = (digits(&v[11..13])?, digits(&v[14..16])?, digits(&v[17..19])?);
+    let (h, m, s) = (
+        digits(&v[11..13])?,
+        digits(&v[14..16])?,
+        digits(&v[17..19])?,
+    );
     if h > 23 || m > 59 || s > 59 {
         return None;
     }
@@ -413,5 +508,6 @@ pub(crate) fn parse_timestamp(v: &[u8]) -> Option<i64> {
 
 fn unix_seconds(date: Date, h: u32, m: u32, s: u32) -> i64 {
     const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
-    (i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY) * 86_400 + i64::from(h * 3600 + m * 60 + s)
+    (i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY) * 86_400
+        + i64::from(h * 3600 + m * 60 + s)
 }

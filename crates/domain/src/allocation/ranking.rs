@@ -143,73 +143,113 @@ pub(crate) struct RankingKeys {
 }
 
 const PRIORITY_BITS: u32 = 2;
-const TIME_BITS: u32 = 48;
-const NUMBER_BITS: u32 = 64;
+
+/// Bits needed to write `v`.
+fn bits_for(v: u64) -> u32 {
+    u64::BITS - v.leading_zeros()
+}
 
 impl RankingKeys {
+    /// `by_number` lists the children in the order of their (unique) registration numbers.
     pub(crate) fn compute(
         ranking: &Ranking,
         priority: &[u8],
         registered_at: &[i64],
-        registration_no: &[u64],
+        by_number: &[u32],
     ) -> Result<RankingKeys, BuildError> {
         let n = priority.len();
         if n > MAX_CHILDREN {
             return Err(BuildError::TooManyChildren);
         }
+        // Criteria after the registration number never decide anything: it does not tie.
+        let last = ranking
+            .criteria
+            .iter()
+            .position(|c| *c == Criterion::RegistrationNo)
+            .map_or(0, |i| i + 1);
+        let criteria = &ranking.criteria[..last];
+        let mut number_rank = vec![0u32; n];
+        for (r, &c) in by_number.iter().enumerate() {
+            number_rank[c as usize] = r as u32;
+        }
         let t_min = registered_at.iter().copied().min().unwrap_or(0);
         let t_max = registered_at.iter().copied().max().unwrap_or(0);
-        if (t_max as i128 - t_min as i128) >= (1i128 << TIME_BITS) {
-            return Err(BuildError::RegistrationSpanTooLong);
-        }
-        let sibling_at = ranking.criteria.iter().position(|c| *c == Criterion::SiblingAtKindergarten);
+        // Fits: the difference of two i64 is below 2^64. Keys then take at most 2 + 64 + 31 bits.
+        let span = (i128::from(t_max) - i128::from(t_min)) as u64;
+        let time_bits = bits_for(span);
+        let number_bits = bits_for(n as u64);
+        let width = |c: &Criterion| match c {
+            Criterion::Priority => PRIORITY_BITS,
+            Criterion::RegisteredAt => time_bits,
+            Criterion::RegistrationNo => number_bits,
+            Criterion::SiblingAtKindergarten => 0,
+        };
+        let sibling_at = criteria
+            .iter()
+            .position(|c| *c == Criterion::SiblingAtKindergarten);
         // Bits of the sort key below the criteria that come before the sibling criterion.
-        let mut suffix_bits = 0u32;
-        for (i, c) in ranking.criteria.iter().enumerate() {
-            if sibling_at.is_some_and(|s| i > s) {
-                suffix_bits += match c {
-                    Criterion::Priority => PRIORITY_BITS,
-                    Criterion::RegisteredAt => TIME_BITS,
-                    Criterion::RegistrationNo => NUMBER_BITS,
-                    Criterion::SiblingAtKindergarten => 0,
+        let suffix_bits: u32 = criteria
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| sibling_at.is_some_and(|s| *i > s))
+            .map(|(_, c)| width(c))
+            .sum();
+        let total_bits: u32 = criteria.iter().map(width).sum();
+        // The registration number's rank is the last field, so a key names its child.
+        let compose = |c: usize| {
+            let mut key = 0u128;
+            for criterion in criteria {
+                key = match criterion {
+                    Criterion::Priority => {
+                        (key << PRIORITY_BITS) | u128::from(2 - priority[c].min(2))
+                    }
+                    Criterion::RegisteredAt => {
+                        (key << time_bits) | (registered_at[c] as i128 - t_min as i128) as u128
+                    }
+                    Criterion::RegistrationNo => (key << number_bits) | u128::from(number_rank[c]),
+                    Criterion::SiblingAtKindergarten => key,
                 };
             }
-        }
-        // At most 2 + 48 + 64 = 114 bits: fits a u128 with room to spare.
-        let mut order: Vec<(u128, u32)> = (0..n)
-            .map(|c| {
-                let mut key = 0u128;
-                for criterion in &ranking.criteria {
-                    key = match criterion {
-                        Criterion::Priority => (key << PRIORITY_BITS) | u128::from(2 - priority[c].min(2)),
-                        Criterion::RegisteredAt => (key << TIME_BITS) | (registered_at[c] - t_min) as u128,
-                        Criterion::RegistrationNo => (key << NUMBER_BITS) | u128::from(registration_no[c]),
-                        Criterion::SiblingAtKindergarten => key,
-                    };
-                }
-                (key, c as u32)
-            })
-            .collect();
-        order.sort_unstable();
+            key
+        };
+        let number_mask = (1u128 << number_bits) - 1;
+        // Most rounds fit in 64 bits (2 + 28 for six years of seconds + 20 for a million
+        // children), and sorting plain u64 is much faster; otherwise sort u128.
+        let sorted: Vec<u128> = if total_bits <= 64 {
+            let mut keys: Vec<u64> = (0..n).map(|c| compose(c) as u64).collect();
+            keys.sort_unstable();
+            keys.into_iter().map(u128::from).collect()
+        } else {
+            let mut keys: Vec<u128> = (0..n).map(compose).collect();
+            keys.sort_unstable();
+            keys
+        };
         let mut rank = vec![0u32; n];
         let mut class = vec![0u32; n];
         let mut child_of_rank = Vec::with_capacity(n);
         let mut class_start = 0u32;
-        for (r, &(key, c)) in order.iter().enumerate() {
-            if r > 0 && (order[r - 1].0 >> suffix_bits) != (key >> suffix_bits) {
+        for (r, &key) in sorted.iter().enumerate() {
+            if r > 0 && (sorted[r - 1] >> suffix_bits) != (key >> suffix_bits) {
                 class_start = r as u32;
             }
+            let c = by_number[(key & number_mask) as usize];
             rank[c as usize] = r as u32;
             class[c as usize] = class_start;
             child_of_rank.push(c);
         }
-        Ok(RankingKeys { rank, class, uses_sibling: sibling_at.is_some(), child_of_rank })
+        Ok(RankingKeys {
+            rank,
+            class,
+            uses_sibling: sibling_at.is_some(),
+            child_of_rank,
+        })
     }
-
     /// The key of child `c` at a kindergarten where it has (or has not) a sibling.
     pub(crate) fn key(&self, c: usize, sibling_here: bool) -> u64 {
         if self.uses_sibling {
-            (u64::from(self.class[c]) << 32) | (u64::from(!sibling_here) << 31) | u64::from(self.rank[c])
+            (u64::from(self.class[c]) << 32)
+                | (u64::from(!sibling_here) << 31)
+                | u64::from(self.rank[c])
         } else {
             u64::from(self.rank[c])
         }

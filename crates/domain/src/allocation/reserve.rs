@@ -53,7 +53,9 @@ impl ReservePolicy {
     /// Places of a group with `free_places` reserved for the classes.
     pub fn reserved_places(&self, free_places: u32) -> u32 {
         match self.amount {
-            ReserveAmount::Share(pct) => (u64::from(free_places) * u64::from(pct.min(100)) / 100) as u32,
+            ReserveAmount::Share(pct) => {
+                (u64::from(free_places) * u64::from(pct.min(100)) / 100) as u32
+            }
             ReserveAmount::Count(n) => n.min(free_places),
         }
     }

@@ -2,8 +2,8 @@
 //! property tests against a brute-force enumeration of all stable matchings.
 
 use proptest::prelude::*;
-use time::macros::date;
 use time::Date;
+use time::macros::date;
 
 use super::engine::Allocation;
 use super::model::NONE;
@@ -18,7 +18,10 @@ const AGE_3: Date = date!(2021 - 12 - 01);
 const AGE_0: Date = date!(2024 - 12 - 01);
 
 fn bands() -> Vec<Band> {
-    vec![Band::new("2-3", 2, 3).unwrap(), Band::new("3-4", 3, 4).unwrap()]
+    vec![
+        Band::new("2-3", 2, 3).unwrap(),
+        Band::new("3-4", 3, 4).unwrap(),
+    ]
 }
 
 fn rules(ranking: Ranking, reserve: Option<ReservePolicy>) -> RoundRules {
@@ -40,7 +43,15 @@ struct Kid {
 }
 
 fn kid(no: u64, prefs: &[u64]) -> Kid {
-    Kid { birth: AGE_3, lang: Language::Kazakh, t: 1000 * no as i64, no, prio: 0, sibling: None, prefs: prefs.to_vec() }
+    Kid {
+        birth: AGE_3,
+        lang: Language::Kazakh,
+        t: 1000 * no as i64,
+        no,
+        prio: 0,
+        sibling: None,
+        prefs: prefs.to_vec(),
+    }
 }
 
 /// A group: (kindergarten, band index, language, free places).
@@ -48,17 +59,35 @@ type G = (u64, u8, Language, u32);
 
 /// Builds an instance; child i gets id i + 1, group j id j + 1, kindergartens 1..=kgs.
 fn build(kgs: u64, groups: &[G], kids: &[Kid], rules: RoundRules) -> Instance {
-    build_with_ids(kgs, groups, kids, &(1..=kids.len() as u64).collect::<Vec<_>>(), rules)
+    build_with_ids(
+        kgs,
+        groups,
+        kids,
+        &(1..=kids.len() as u64).collect::<Vec<_>>(),
+        rules,
+    )
 }
 
-fn build_with_ids(kgs: u64, groups: &[G], kids: &[Kid], ids: &[u64], rules: RoundRules) -> Instance {
+fn build_with_ids(
+    kgs: u64,
+    groups: &[G],
+    kids: &[Kid],
+    ids: &[u64],
+    rules: RoundRules,
+) -> Instance {
     let mut b = InstanceBuilder::new(rules).unwrap();
     for k in 1..=kgs {
         b.add_kindergarten(KindergartenId(k)).unwrap();
     }
     for (j, &(kg, band, language, free_places)) in groups.iter().enumerate() {
-        b.add_group(GroupRow { id: GroupId(j as u64 + 1), kindergarten: KindergartenId(kg), band, language, free_places })
-            .unwrap();
+        b.add_group(GroupRow {
+            id: GroupId(j as u64 + 1),
+            kindergarten: KindergartenId(kg),
+            band,
+            language,
+            free_places,
+        })
+        .unwrap();
     }
     for (k, &id) in kids.iter().zip(ids) {
         let prefs: Vec<KindergartenId> = k.prefs.iter().map(|&p| KindergartenId(p)).collect();
@@ -79,7 +108,9 @@ fn build_with_ids(kgs: u64, groups: &[G], kids: &[Kid], ids: &[u64], rules: Roun
 
 /// Group id of each child (by child index), 0 for none.
 fn outcome(inst: &Instance, alloc: &Allocation) -> Vec<u64> {
-    (0..inst.child_count() as u32).map(|c| alloc.group_of(c).map_or(0, |g| inst.group_id(g).0)).collect()
+    (0..inst.child_count() as u32)
+        .map(|c| alloc.group_of(c).map_or(0, |g| inst.group_id(g).0))
+        .collect()
 }
 
 fn g3(kg: u64, places: u32) -> G {
@@ -91,7 +122,12 @@ fn g3(kg: u64, places: u32) -> G {
 
 #[test]
 fn group_with_zero_places_takes_nobody_and_the_child_moves_on() {
-    let inst = build(2, &[g3(1, 0), g3(2, 1)], &[kid(1, &[1, 2])], rules(Ranking::default(), None));
+    let inst = build(
+        2,
+        &[g3(1, 0), g3(2, 1)],
+        &[kid(1, &[1, 2])],
+        rules(Ranking::default(), None),
+    );
     let alloc = allocate(&inst);
     assert_eq!(outcome(&inst, &alloc), vec![2]);
     assert!(check(&inst, &alloc).is_clean());
@@ -101,7 +137,12 @@ fn group_with_zero_places_takes_nobody_and_the_child_moves_on() {
 fn child_without_an_eligible_group_stays_unassigned() {
     // Kindergarten 1 has only a Russian group; kindergarten 2 only a group for 2-year-olds.
     let groups = [(1, 1, Language::Russian, 5), (2, 0, Language::Kazakh, 5)];
-    let inst = build(2, &groups, &[kid(1, &[1, 2])], rules(Ranking::default(), None));
+    let inst = build(
+        2,
+        &groups,
+        &[kid(1, &[1, 2])],
+        rules(Ranking::default(), None),
+    );
     assert!(inst.eligible_groups(0).is_empty());
     let alloc = allocate(&inst);
     assert_eq!(outcome(&inst, &alloc), vec![0]);
@@ -151,7 +192,12 @@ fn a_child_whose_birthday_is_1_september_is_already_older_on_the_reference_date(
     let mut day_after = kid(2, &[1]);
     day_after.birth = date!(2022 - 09 - 02); // still 2
     let groups = [(1, 0, Language::Kazakh, 1), (1, 1, Language::Kazakh, 1)];
-    let inst = build(1, &groups, &[on_boundary, day_after], rules(Ranking::default(), None));
+    let inst = build(
+        1,
+        &groups,
+        &[on_boundary, day_after],
+        rules(Ranking::default(), None),
+    );
     assert_eq!(inst.child_band(0), Some(1));
     assert_eq!(inst.child_band(1), Some(0));
     assert_eq!(outcome(&inst, &allocate(&inst)), vec![2, 1]);
@@ -176,7 +222,12 @@ fn a_sibling_counts_only_at_the_siblings_kindergarten() {
     let early = kid(1, &[1]);
     let mut late = kid(2, &[1]);
     late.sibling = Some(2);
-    let inst = build(2, &[g3(1, 1)], &[early, late], rules(Ranking::default(), None));
+    let inst = build(
+        2,
+        &[g3(1, 1)],
+        &[early, late],
+        rules(Ranking::default(), None),
+    );
     assert_eq!(outcome(&inst, &allocate(&inst)), vec![1, 0]);
 }
 
@@ -187,7 +238,12 @@ fn priority_class_goes_before_registration_time() {
     priority.prio = 1;
     let mut out_of_turn = kid(3, &[1]);
     out_of_turn.prio = 2;
-    let inst = build(1, &[g3(1, 2)], &[early, priority, out_of_turn], rules(Ranking::default(), None));
+    let inst = build(
+        1,
+        &[g3(1, 2)],
+        &[early, priority, out_of_turn],
+        rules(Ranking::default(), None),
+    );
     assert_eq!(outcome(&inst, &allocate(&inst)), vec![0, 1, 1]);
 }
 
@@ -197,7 +253,12 @@ fn a_displaced_child_falls_back_to_its_next_choice() {
     let first = kid(1, &[1, 2]);
     let mut second = kid(2, &[1]);
     second.prio = 2;
-    let inst = build(2, &[g3(1, 1), g3(2, 1)], &[first, second], rules(Ranking::default(), None));
+    let inst = build(
+        2,
+        &[g3(1, 1), g3(2, 1)],
+        &[first, second],
+        rules(Ranking::default(), None),
+    );
     let alloc = allocate(&inst);
     assert_eq!(outcome(&inst, &alloc), vec![2, 1]);
     assert_eq!(alloc.proposals(), 3);
@@ -205,17 +266,32 @@ fn a_displaced_child_falls_back_to_its_next_choice() {
 
 #[test]
 fn ranking_must_include_the_registration_number_and_each_criterion_once() {
-    assert_eq!("priority,registered_at".parse::<Ranking>(), Err(RankingError::NotStrict));
-    assert_eq!("registration_no,priority,priority".parse::<Ranking>(), Err(RankingError::Repeated("priority")));
-    assert!(matches!("age,registration_no".parse::<Ranking>(), Err(RankingError::Unknown(_))));
-    assert_eq!(Ranking::default().to_string(), "priority,sibling,registered_at,registration_no");
+    assert_eq!(
+        "priority,registered_at".parse::<Ranking>(),
+        Err(RankingError::NotStrict)
+    );
+    assert_eq!(
+        "registration_no,priority,priority".parse::<Ranking>(),
+        Err(RankingError::Repeated("priority"))
+    );
+    assert!(matches!(
+        "age,registration_no".parse::<Ranking>(),
+        Err(RankingError::Unknown(_))
+    ));
+    assert_eq!(
+        Ranking::default().to_string(),
+        "priority,sibling,registered_at,registration_no"
+    );
 }
 
 #[test]
 fn builder_rejects_duplicate_ids_and_registration_numbers() {
     let mut b = InstanceBuilder::new(rules(Ranking::default(), None)).unwrap();
     b.add_kindergarten(KindergartenId(5)).unwrap();
-    assert_eq!(b.add_kindergarten(KindergartenId(5)), Err(BuildError::DuplicateKindergarten(KindergartenId(5))));
+    assert_eq!(
+        b.add_kindergarten(KindergartenId(5)),
+        Err(BuildError::DuplicateKindergarten(KindergartenId(5)))
+    );
     let row = |id, no| ChildRow {
         id: ChildId(id),
         birth_date: AGE_3,
@@ -227,24 +303,41 @@ fn builder_rejects_duplicate_ids_and_registration_numbers() {
         preferences: &[KindergartenId(5)],
     };
     b.add_child(row(9, 1)).unwrap();
-    assert_eq!(b.add_child(row(9, 2)), Err(BuildError::DuplicateChild(ChildId(9))));
+    assert_eq!(
+        b.add_child(row(9, 2)),
+        Err(BuildError::DuplicateChild(ChildId(9)))
+    );
     b.add_child(row(4, 1)).unwrap();
     assert!(matches!(
         b.build(),
-        Err(BuildError::DuplicateRegistrationNo { number: 1, first: ChildId(9), second: ChildId(4), .. })
+        Err(BuildError::DuplicateRegistrationNo {
+            number: 1,
+            first: ChildId(9),
+            second: ChildId(4),
+            ..
+        })
     ));
 }
 
 #[test]
 fn ids_need_not_be_dense_or_sorted() {
     let kids = [kid(1, &[1]), kid(2, &[1]), kid(3, &[1])];
-    let inst = build_with_ids(1, &[g3(1, 2)], &kids, &[30, 10, 20], rules(Ranking::default(), None));
+    let inst = build_with_ids(
+        1,
+        &[g3(1, 2)],
+        &kids,
+        &[30, 10, 20],
+        rules(Ranking::default(), None),
+    );
     assert_eq!(inst.child_index(ChildId(10)), Some(1));
     assert_eq!(inst.child_index(ChildId(1)), None);
     let alloc = allocate(&inst);
     let mut out = Vec::new();
     write_assignment(&inst, &alloc, &mut out);
-    assert_eq!(String::from_utf8(out).unwrap(), "child_id,group_id\n30,1\n10,1\n20,\n");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "child_id,group_id\n30,1\n10,1\n20,\n"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,21 +351,44 @@ fn violations_of(inst: &Instance, group_of: Vec<u32>) -> Vec<Violation> {
 fn checker_names_over_capacity_ineligible_waste_envy_and_non_optimal_children() {
     // Two children, kindergartens 1 (1 place) and 2 (1 place); both prefer 1. Child 1 ranks first.
     let kids = [kid(1, &[1, 2]), kid(2, &[1, 2])];
-    let inst = build(2, &[g3(1, 1), g3(2, 1), (2, 0, Language::Kazakh, 3)], &kids, rules(Ranking::default(), None));
+    let inst = build(
+        2,
+        &[g3(1, 1), g3(2, 1), (2, 0, Language::Kazakh, 3)],
+        &kids,
+        rules(Ranking::default(), None),
+    );
     assert!(violations_of(&inst, vec![0, 1]).is_empty());
 
     let v = violations_of(&inst, vec![0, 0]);
-    assert!(v.contains(&Violation::OverCapacity { group: GroupId(1), placed: 2, free_places: 1 }));
+    assert!(v.contains(&Violation::OverCapacity {
+        group: GroupId(1),
+        placed: 2,
+        free_places: 1
+    }));
 
     let v = violations_of(&inst, vec![2, 1]);
-    assert!(v.contains(&Violation::NotEligible { child: ChildId(1), group: GroupId(3) }));
+    assert!(v.contains(&Violation::NotEligible {
+        child: ChildId(1),
+        group: GroupId(3)
+    }));
 
     let v = violations_of(&inst, vec![1, 0]);
-    assert!(v.contains(&Violation::JustifiedEnvy { child: ChildId(1), group: GroupId(1), displaced: ChildId(2) }));
+    assert!(v.contains(&Violation::JustifiedEnvy {
+        child: ChildId(1),
+        group: GroupId(1),
+        displaced: ChildId(2)
+    }));
 
     let v = violations_of(&inst, vec![NONE, 1]);
-    assert!(v.contains(&Violation::Waste { child: ChildId(1), group: GroupId(1) }));
-    assert!(v.contains(&Violation::NotChildOptimal { child: ChildId(1), expected: Some(GroupId(1)), actual: None }));
+    assert!(v.contains(&Violation::Waste {
+        child: ChildId(1),
+        group: GroupId(1)
+    }));
+    assert!(v.contains(&Violation::NotChildOptimal {
+        child: ChildId(1),
+        expected: Some(GroupId(1)),
+        actual: None
+    }));
 }
 
 #[test]
@@ -283,11 +399,20 @@ fn checker_accepts_a_stable_matching_but_flags_it_when_it_is_not_child_optimal()
     let mut c2 = kid(2, &[2, 1]);
     c1.sibling = Some(2);
     c2.sibling = Some(1);
-    let inst = build(2, &[g3(1, 1), g3(2, 1)], &[c1, c2], rules(Ranking::default(), None));
+    let inst = build(
+        2,
+        &[g3(1, 1), g3(2, 1)],
+        &[c1, c2],
+        rules(Ranking::default(), None),
+    );
     assert_eq!(outcome(&inst, &allocate(&inst)), vec![1, 2]);
     // The kindergarten-optimal matching is stable too, but worse for both children.
     let v = violations_of(&inst, vec![1, 0]);
-    assert!(v.iter().all(|v| matches!(v, Violation::NotChildOptimal { .. })), "{v:?}");
+    assert!(
+        v.iter()
+            .all(|v| matches!(v, Violation::NotChildOptimal { .. })),
+        "{v:?}"
+    );
     assert_eq!(v.len(), 2);
 }
 
@@ -302,7 +427,12 @@ fn explanation_gives_position_cutoff_and_admitted_ahead_by_class() {
     b.prio = 1;
     let c = kid(3, &[1, 2]);
     let d = kid(4, &[1, 2]);
-    let inst = build(2, &[g3(1, 2), g3(2, 1)], &[a, b, c, d], rules(Ranking::default(), None));
+    let inst = build(
+        2,
+        &[g3(1, 2), g3(2, 1)],
+        &[a, b, c, d],
+        rules(Ranking::default(), None),
+    );
     let alloc = allocate(&inst);
     assert_eq!(outcome(&inst, &alloc), vec![1, 1, 2, 0]);
     let ex = Explainer::new(&inst, &alloc);
@@ -342,18 +472,30 @@ const META: &str = r#"{"format": "kezek-allocation-instance/1", "round_date": "2
  "bands": [{"name": "2-3", "min_age": 2, "max_age": 3}, {"name": "3-4", "min_age": 3, "max_age": 4}]}"#;
 const KGS: &str = "kindergarten_id,district,x_m,y_m\n1,1,0,0\n2,1,10,10\n";
 const GROUPS: &str = "group_id,kindergarten_id,band,language,free_places\n1,1,3-4,kk,1\n2,2,3-4,kk,1\n3,2,2-3,ru,0\n";
-const CHILDREN_HEADER: &str =
-    "child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district\n";
+const CHILDREN_HEADER: &str = "child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district\n";
 
 fn parse_with(groups: &str, children_rows: &str) -> Result<Instance, ParseError> {
-    let meta = parse_meta(SourceFile { name: "meta.json", bytes: META.as_bytes() }).unwrap();
+    let meta = parse_meta(SourceFile {
+        name: "meta.json",
+        bytes: META.as_bytes(),
+    })
+    .unwrap();
     let children = format!("{CHILDREN_HEADER}{children_rows}");
     parse_instance(
         &meta,
         meta.rules.clone(),
-        SourceFile { name: "kindergartens.csv", bytes: KGS.as_bytes() },
-        SourceFile { name: "groups.csv", bytes: groups.as_bytes() },
-        SourceFile { name: "children.csv", bytes: children.as_bytes() },
+        SourceFile {
+            name: "kindergartens.csv",
+            bytes: KGS.as_bytes(),
+        },
+        SourceFile {
+            name: "groups.csv",
+            bytes: groups.as_bytes(),
+        },
+        SourceFile {
+            name: "children.csv",
+            bytes: children.as_bytes(),
+        },
     )
 }
 
@@ -378,7 +520,14 @@ fn parses_a_small_instance_and_allocates_it() {
     assert_eq!(outcome(&inst, &alloc), vec![2, 1]);
     let mut out = Vec::new();
     write_assignment(&inst, &alloc, &mut out);
-    let back = parse_assignment(&inst, SourceFile { name: "a.csv", bytes: &out }).unwrap();
+    let back = parse_assignment(
+        &inst,
+        SourceFile {
+            name: "a.csv",
+            bytes: &out,
+        },
+    )
+    .unwrap();
     assert_eq!(back.assignment(), alloc.assignment());
 }
 
@@ -386,11 +535,15 @@ fn parses_a_small_instance_and_allocates_it() {
 fn parse_errors_name_the_file_the_line_and_the_problem() {
     let ok = "1,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1,3\n";
     assert_eq!(
-        error_text(&format!("{ok}2,2021-02-30,kk,2024-01-01T10:00:00Z,2,0,,1,3\n")),
+        error_text(&format!(
+            "{ok}2,2021-02-30,kk,2024-01-01T10:00:00Z,2,0,,1,3\n"
+        )),
         "children.csv, line 3: birth_date: \"2021-02-30\" is not a date (YYYY-MM-DD)"
     );
     assert_eq!(
-        error_text(&format!("{ok}1,2021-12-01,kk,2024-01-01T10:00:00Z,2,0,,1,3\n")),
+        error_text(&format!(
+            "{ok}1,2021-12-01,kk,2024-01-01T10:00:00Z,2,0,,1,3\n"
+        )),
         "children.csv, line 3: duplicate child id 1"
     );
     assert_eq!(
@@ -417,15 +570,28 @@ fn parse_errors_name_the_file_the_line_and_the_problem() {
         error_text("1,2021-12-01,kk,2025-06-01T00:00:00Z,1,0,,1,3\n"),
         "children.csv, line 2: registered_at 2025-06-01T00:00:00Z is not before the round date 2025-06-01"
     );
-    assert_eq!(error_text("1,2021-12-01,kk,2024-01-01T10:00:00Z,1,3,,1,3\n"), "children.csv, line 2: priority \"3\" must be 0, 1 or 2");
-    assert_eq!(error_text("1,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1\n"), "children.csv, line 2: 8 fields, expected 9");
-    assert_eq!(error_text("x,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1,3\n"), "children.csv, line 2: child_id: \"x\" is not a positive integer");
     assert_eq!(
-        error_text(&format!("{ok}\n2,2021-12-01,kk,2024-01-01T10:00:00Z,2,0,,1,3\n")),
+        error_text("1,2021-12-01,kk,2024-01-01T10:00:00Z,1,3,,1,3\n"),
+        "children.csv, line 2: priority \"3\" must be 0, 1 or 2"
+    );
+    assert_eq!(
+        error_text("1,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1\n"),
+        "children.csv, line 2: 8 fields, expected 9"
+    );
+    assert_eq!(
+        error_text("x,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1,3\n"),
+        "children.csv, line 2: child_id: \"x\" is not a positive integer"
+    );
+    assert_eq!(
+        error_text(&format!(
+            "{ok}\n2,2021-12-01,kk,2024-01-01T10:00:00Z,2,0,,1,3\n"
+        )),
         "children.csv, line 3: empty line"
     );
     assert_eq!(
-        error_text(&format!("{ok}2,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1,3\n")),
+        error_text(&format!(
+            "{ok}2,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1,3\n"
+        )),
         "children.csv, line 3: registration number 1 is used by children 1 and 2"
     );
     assert_eq!(
@@ -433,42 +599,86 @@ fn parse_errors_name_the_file_the_line_and_the_problem() {
         "children.csv, line 2: unknown sibling kindergarten 7"
     );
     assert_eq!(
-        parse_with("group_id,kindergarten_id,band,language,free_places\n1,1,3-4,kk,1\n2,1,3-4,kk,2\n", "").unwrap_err().to_string(),
+        parse_with(
+            "group_id,kindergarten_id,band,language,free_places\n1,1,3-4,kk,1\n2,1,3-4,kk,2\n",
+            ""
+        )
+        .unwrap_err()
+        .to_string(),
         "groups.csv, line 3: kindergarten 1 already has a group 1 for band \"3-4\" and language kk"
     );
     assert_eq!(
-        parse_with("group_id,kindergarten_id,band,language,free_places\n1,4,3-4,kk,1\n", "").unwrap_err().to_string(),
+        parse_with(
+            "group_id,kindergarten_id,band,language,free_places\n1,4,3-4,kk,1\n",
+            ""
+        )
+        .unwrap_err()
+        .to_string(),
         "groups.csv, line 2: unknown kindergarten 4"
     );
     assert_eq!(
-        parse_with("group_id,kindergarten_id,band,language,free_places\n1,1,0-1,kk,1\n", "").unwrap_err().to_string(),
+        parse_with(
+            "group_id,kindergarten_id,band,language,free_places\n1,1,0-1,kk,1\n",
+            ""
+        )
+        .unwrap_err()
+        .to_string(),
         "groups.csv, line 2: band \"0-1\" is not one of the bands in meta.json"
     );
     assert_eq!(
-        parse_with("group_id,kindergarten,band,language,free_places\n", "").unwrap_err().to_string(),
+        parse_with("group_id,kindergarten,band,language,free_places\n", "")
+            .unwrap_err()
+            .to_string(),
         "groups.csv, line 1: header is \"group_id,kindergarten,band,language,free_places\", expected \"group_id,kindergarten_id,band,language,free_places\""
     );
 }
 
 #[test]
 fn meta_errors_are_reported_with_their_line() {
-    let err = parse_meta(SourceFile { name: "meta.json", bytes: b"{\n\"format\": 1\n}" }).unwrap_err();
+    let err = parse_meta(SourceFile {
+        name: "meta.json",
+        bytes: b"{\n\"format\": 1\n}",
+    })
+    .unwrap_err();
     assert_eq!(err.file, "meta.json");
     assert_eq!(err.line, Some(2));
-    let err = parse_meta(SourceFile { name: "meta.json", bytes: META.replace("instance/1", "instance/2").as_bytes() })
-        .unwrap_err();
-    assert!(err.to_string().contains("expected \"kezek-allocation-instance/1\""), "{err}");
+    let err = parse_meta(SourceFile {
+        name: "meta.json",
+        bytes: META.replace("instance/1", "instance/2").as_bytes(),
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected \"kezek-allocation-instance/1\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn assignment_errors_name_the_child_or_group() {
     let inst = parse_children("1,2021-12-01,kk,2024-01-01T10:00:00Z,1,0,,1,3\n").unwrap();
     let parse = |text: &str| {
-        parse_assignment(&inst, SourceFile { name: "a.csv", bytes: text.as_bytes() }).map_err(|e| e.to_string())
+        parse_assignment(
+            &inst,
+            SourceFile {
+                name: "a.csv",
+                bytes: text.as_bytes(),
+            },
+        )
+        .map_err(|e| e.to_string())
     };
-    assert_eq!(parse("child_id,group_id\n1,9\n").unwrap_err(), "a.csv, line 2: unknown group 9");
-    assert_eq!(parse("child_id,group_id\n5,1\n").unwrap_err(), "a.csv, line 2: unknown child 5");
-    assert_eq!(parse("child_id,group_id\n1,1\n1,\n").unwrap_err(), "a.csv, line 3: child 1 is listed twice");
+    assert_eq!(
+        parse("child_id,group_id\n1,9\n").unwrap_err(),
+        "a.csv, line 2: unknown group 9"
+    );
+    assert_eq!(
+        parse("child_id,group_id\n5,1\n").unwrap_err(),
+        "a.csv, line 2: unknown child 5"
+    );
+    assert_eq!(
+        parse("child_id,group_id\n1,1\n1,\n").unwrap_err(),
+        "a.csv, line 3: child 1 is listed twice"
+    );
     // A missing child is unassigned.
     assert_eq!(parse("child_id,group_id\n").unwrap().assignment(), &[NONE]);
 }
@@ -487,7 +697,12 @@ struct Tiny {
 
 impl Tiny {
     fn instance(&self) -> Instance {
-        build(self.kgs, &self.groups, &self.kids, rules(self.ranking.clone(), self.reserve))
+        build(
+            self.kgs,
+            &self.groups,
+            &self.kids,
+            rules(self.ranking.clone(), self.reserve),
+        )
     }
 }
 
@@ -501,60 +716,84 @@ fn ranking_strategy() -> impl Strategy<Value = Ranking> {
     .prop_shuffle()
     .prop_flat_map(|all| {
         // Optionally drop criteria after the registration number: they can never matter.
-        let at = all.iter().position(|c| *c == Criterion::RegistrationNo).unwrap();
+        let at = all
+            .iter()
+            .position(|c| *c == Criterion::RegistrationNo)
+            .unwrap();
         (at + 1..=all.len()).prop_map(move |len| Ranking::new(all[..len].to_vec()).unwrap())
     })
 }
 
 fn reserve_strategy() -> impl Strategy<Value = Option<ReservePolicy>> {
     let class = prop_oneof![Just(PriorityClass::First), Just(PriorityClass::OutOfTurn)];
-    let amount = prop_oneof![(0u32..=2).prop_map(ReserveAmount::Count), (0u8..=100).prop_map(ReserveAmount::Share)];
+    let amount = prop_oneof![
+        (0u32..=2).prop_map(ReserveAmount::Count),
+        (0u8..=100).prop_map(ReserveAmount::Share)
+    ];
     (class, amount).prop_map(|(min_class, amount)| Some(ReservePolicy { min_class, amount }))
 }
 
-fn tiny_strategy(max_kids: usize, reserve: impl Strategy<Value = Option<ReservePolicy>>) -> impl Strategy<Value = Tiny> {
-    (1u64..=3, 1usize..=max_kids, ranking_strategy(), reserve).prop_flat_map(|(kgs, n, ranking, reserve)| {
-        let group = (0u8..2, prop_oneof![Just(Language::Kazakh), Just(Language::Russian)], 0u32..=2, any::<bool>());
-        let groups = proptest::collection::vec(proptest::collection::vec(group, 1..=3), kgs as usize);
-        let kid = (
-            prop_oneof![4 => Just(AGE_3), 2 => Just(AGE_2), 1 => Just(AGE_0)],
-            prop_oneof![3 => Just(Language::Kazakh), 1 => Just(Language::Russian)],
-            0i64..3,
-            0u8..=2,
-            proptest::option::weighted(0.3, 1..=kgs),
-            proptest::sample::subsequence((1..=kgs).collect::<Vec<_>>(), 1..=kgs as usize).prop_shuffle(),
-        );
-        let kids = proptest::collection::vec(kid, n);
-        let numbers = Just((1..=n as u64).collect::<Vec<_>>()).prop_shuffle();
-        (groups, kids, numbers).prop_map(move |(groups, kids, numbers)| {
-            // At most one group per (kindergarten, band, language): keep the first drawn.
-            let mut gs: Vec<G> = Vec::new();
-            for (k, list) in groups.iter().enumerate() {
-                for &(band, lang, cap, keep) in list {
-                    let kg = k as u64 + 1;
-                    if keep || gs.iter().all(|g| g.0 != kg) {
-                        if !gs.iter().any(|g| g.0 == kg && g.1 == band && g.2 == lang) {
-                            gs.push((kg, band, lang, cap));
+fn tiny_strategy(
+    max_kids: usize,
+    reserve: impl Strategy<Value = Option<ReservePolicy>>,
+) -> impl Strategy<Value = Tiny> {
+    (1u64..=3, 1usize..=max_kids, ranking_strategy(), reserve).prop_flat_map(
+        |(kgs, n, ranking, reserve)| {
+            let group = (
+                0u8..2,
+                prop_oneof![Just(Language::Kazakh), Just(Language::Russian)],
+                0u32..=2,
+                any::<bool>(),
+            );
+            let groups =
+                proptest::collection::vec(proptest::collection::vec(group, 1..=3), kgs as usize);
+            let kid = (
+                prop_oneof![4 => Just(AGE_3), 2 => Just(AGE_2), 1 => Just(AGE_0)],
+                prop_oneof![3 => Just(Language::Kazakh), 1 => Just(Language::Russian)],
+                0i64..3,
+                0u8..=2,
+                proptest::option::weighted(0.3, 1..=kgs),
+                proptest::sample::subsequence((1..=kgs).collect::<Vec<_>>(), 1..=kgs as usize)
+                    .prop_shuffle(),
+            );
+            let kids = proptest::collection::vec(kid, n);
+            let numbers = Just((1..=n as u64).collect::<Vec<_>>()).prop_shuffle();
+            (groups, kids, numbers).prop_map(move |(groups, kids, numbers)| {
+                // At most one group per (kindergarten, band, language): keep the first drawn.
+                let mut gs: Vec<G> = Vec::new();
+                for (k, list) in groups.iter().enumerate() {
+                    for &(band, lang, cap, keep) in list {
+                        let kg = k as u64 + 1;
+                        if keep || gs.iter().all(|g| g.0 != kg) {
+                            if !gs.iter().any(|g| g.0 == kg && g.1 == band && g.2 == lang) {
+                                gs.push((kg, band, lang, cap));
+                            }
                         }
                     }
                 }
-            }
-            let kids = kids
-                .into_iter()
-                .zip(&numbers)
-                .map(|((birth, lang, t, prio, sibling, prefs), &no)| Kid {
-                    birth,
-                    lang,
-                    t: t * 1000,
-                    no,
-                    prio,
-                    sibling,
-                    prefs,
-                })
-                .collect();
-            Tiny { kgs, groups: gs, kids, ranking: ranking.clone(), reserve }
-        })
-    })
+                let kids = kids
+                    .into_iter()
+                    .zip(&numbers)
+                    .map(|((birth, lang, t, prio, sibling, prefs), &no)| Kid {
+                        birth,
+                        lang,
+                        t: t * 1000,
+                        no,
+                        prio,
+                        sibling,
+                        prefs,
+                    })
+                    .collect();
+                Tiny {
+                    kgs,
+                    groups: gs,
+                    kids,
+                    ranking: ranking.clone(),
+                    reserve,
+                }
+            })
+        },
+    )
 }
 
 /// The choice of group `g` among `members` (child indices), straight from the definition in
@@ -567,7 +806,12 @@ fn choice(inst: &Instance, g: u32, members: &[u32]) -> Vec<u32> {
     let covered = |c: u32| reserve.is_some_and(|p| p.covers(inst.child_priority(c)));
     let mut sorted = members.to_vec();
     sorted.sort_by_key(|&c| inst.rules().ranking.tuple(inst, c, kg));
-    let mut chosen: Vec<u32> = sorted.iter().copied().filter(|&c| covered(c)).take(r).collect();
+    let mut chosen: Vec<u32> = sorted
+        .iter()
+        .copied()
+        .filter(|&c| covered(c))
+        .take(r)
+        .collect();
     for &c in &sorted {
         if chosen.len() == q {
             break;
@@ -581,7 +825,11 @@ fn choice(inst: &Instance, g: u32, members: &[u32]) -> Vec<u32> {
 
 /// Whether `m` (group index or NONE per child) is feasible and stable, by the definition.
 fn is_stable(inst: &Instance, m: &[u32]) -> bool {
-    let members = |g: u32| (0..m.len() as u32).filter(|&c| m[c as usize] == g).collect::<Vec<_>>();
+    let members = |g: u32| {
+        (0..m.len() as u32)
+            .filter(|&c| m[c as usize] == g)
+            .collect::<Vec<_>>()
+    };
     for g in 0..inst.group_count() as u32 {
         if members(g).len() > inst.free_places(g) as usize {
             return false;
@@ -606,7 +854,13 @@ fn is_stable(inst: &Instance, m: &[u32]) -> bool {
 fn all_stable(inst: &Instance) -> Vec<Vec<u32>> {
     let n = inst.child_count();
     let options: Vec<Vec<u32>> = (0..n as u32)
-        .map(|c| inst.eligible_groups(c).iter().copied().chain([NONE]).collect())
+        .map(|c| {
+            inst.eligible_groups(c)
+                .iter()
+                .copied()
+                .chain([NONE])
+                .collect()
+        })
         .collect();
     let mut out = Vec::new();
     let mut idx = vec![0usize; n];
@@ -632,7 +886,10 @@ fn all_stable(inst: &Instance) -> Vec<Vec<u32>> {
 
 /// Position of `g` in child `c`'s list (unassigned counts as last).
 fn pref_rank(inst: &Instance, c: u32, g: u32) -> usize {
-    inst.eligible_groups(c).iter().position(|&x| x == g).unwrap_or(usize::MAX)
+    inst.eligible_groups(c)
+        .iter()
+        .position(|&x| x == g)
+        .unwrap_or(usize::MAX)
 }
 
 fn check_against_brute_force(tiny: &Tiny) -> Result<(), TestCaseError> {
@@ -644,12 +901,17 @@ fn check_against_brute_force(tiny: &Tiny) -> Result<(), TestCaseError> {
         .iter()
         .filter(|m| {
             stable.iter().all(|other| {
-                (0..inst.child_count() as u32)
-                    .all(|c| pref_rank(&inst, c, m[c as usize]) <= pref_rank(&inst, c, other[c as usize]))
+                (0..inst.child_count() as u32).all(|c| {
+                    pref_rank(&inst, c, m[c as usize]) <= pref_rank(&inst, c, other[c as usize])
+                })
             })
         })
         .collect();
-    prop_assert_eq!(best.len(), 1, "exactly one stable matching is best for every child");
+    prop_assert_eq!(
+        best.len(),
+        1,
+        "exactly one stable matching is best for every child"
+    );
     prop_assert_eq!(alloc.assignment(), best[0].as_slice());
     let report = check(&inst, &alloc);
     prop_assert!(report.is_clean(), "{:?}", report.violations);
