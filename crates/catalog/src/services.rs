@@ -27,7 +27,10 @@ impl ServiceCatalog {
 #[derive(Debug, thiserror::Error)]
 pub enum ServicesError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Definitions(DefinitionErrors),
 }
@@ -40,7 +43,10 @@ pub fn services_dir(catalog_dir: &Path) -> PathBuf {
 /// Reads and validates every `*.toml` in `<catalog_dir>/services`, in file-name order.
 pub fn load_services(catalog_dir: &Path) -> Result<ServiceCatalog, ServicesError> {
     let dir = services_dir(catalog_dir);
-    let io = |source| ServicesError::Io { path: dir.clone(), source };
+    let io = |source| ServicesError::Io {
+        path: dir.clone(),
+        source,
+    };
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
@@ -56,9 +62,16 @@ pub fn load_services(catalog_dir: &Path) -> Result<ServiceCatalog, ServicesError
     let mut named_only_file = None;
     for path in &paths {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ServicesError::Io { path: path.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ServicesError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let Ok(text) = String::from_utf8(bytes) else {
-            problems.push(Problem { file: shown, line: 1, message: "not UTF-8 text".to_owned() });
+            problems.push(Problem {
+                file: shown,
+                line: 1,
+                message: "not UTF-8 text".to_owned(),
+            });
             continue;
         };
         let is_named_only = path.file_name().is_some_and(|n| n == NAMED_ONLY_FILE);
@@ -88,5 +101,8 @@ pub fn load_services(catalog_dir: &Path) -> Result<ServiceCatalog, ServicesError
         problems.sort();
         return Err(ServicesError::Definitions(DefinitionErrors(problems)));
     }
-    Ok(ServiceCatalog { services, named_only })
+    Ok(ServiceCatalog {
+        services,
+        named_only,
+    })
 }

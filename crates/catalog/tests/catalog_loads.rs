@@ -20,15 +20,28 @@ fn every_shipped_service_definition_is_valid() {
     // The eleven services with no regulation text anywhere in the seeds are listed by name.
     let named: std::collections::BTreeSet<&str> =
         catalog.named_only.iter().map(|n| n.id.as_str()).collect();
-    for id in ["S7", "S16", "S17", "S18", "S19", "S20", "S22", "S23", "S24", "S25", "S26"] {
+    for id in [
+        "S7", "S16", "S17", "S18", "S19", "S20", "S22", "S23", "S24", "S25", "S26",
+    ] {
         assert!(named.contains(id), "{id} is listed as named only");
         assert!(catalog.service(id).is_none(), "{id} has no definition");
     }
     for s in &catalog.services {
         for e in s.editions() {
-            assert!(!e.channels.is_empty(), "{} {} has channels", s.id, e.variant_name());
+            assert!(
+                !e.channels.is_empty(),
+                "{} {} has channels",
+                s.id,
+                e.variant_name()
+            );
             for c in &e.channels {
-                assert!(!c.steps.is_empty(), "{} {} {} has steps", s.id, e.variant_name(), c.id);
+                assert!(
+                    !c.steps.is_empty(),
+                    "{} {} {} has steps",
+                    s.id,
+                    e.variant_name(),
+                    c.id
+                );
             }
         }
     }

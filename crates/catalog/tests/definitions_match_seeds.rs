@@ -25,8 +25,11 @@ struct Row {
 }
 
 fn strings(v: Option<&toml::Value>) -> Option<Vec<String>> {
-    v.and_then(|v| v.as_array())
-        .map(|a| a.iter().map(|x| x.as_str().unwrap_or("<not a string>").to_owned()).collect())
+    v.and_then(|v| v.as_array()).map(|a| {
+        a.iter()
+            .map(|x| x.as_str().unwrap_or("<not a string>").to_owned())
+            .collect()
+    })
 }
 
 fn read_rows(dir: &Path) -> Vec<Row> {
@@ -38,10 +41,18 @@ fn read_rows(dir: &Path) -> Vec<Row> {
     files.sort();
     let mut rows = Vec::new();
     for path in files {
-        let file = path.file_name().expect("file name").to_string_lossy().into_owned();
+        let file = path
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&path).expect("readable");
         let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{file}: {e}"));
-        let paths = table.get("path").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+        let paths = table
+            .get("path")
+            .and_then(|p| p.as_array())
+            .cloned()
+            .unwrap_or_default();
         for (index, p) in paths.iter().enumerate() {
             let get = |k: &str| {
                 p.get(k)
@@ -81,13 +92,19 @@ fn definitions_match_the_seeds() {
     let mut failures = Vec::new();
     let mut covered = BTreeSet::new();
     for r in &rows {
-        let at = format!("{} row {} ({} {} {})", r.file, r.index, r.service, r.variant, r.channel);
+        let at = format!(
+            "{} row {} ({} {} {})",
+            r.file, r.index, r.service, r.variant, r.channel
+        );
         let Some(def) = catalog.service(&r.service) else {
             failures.push(format!("{at}: no definition of {}", r.service));
             continue;
         };
         let Some(edition) = def.edition(&r.variant) else {
-            failures.push(format!("{at}: {} has no variant `{}`", r.service, r.variant));
+            failures.push(format!(
+                "{at}: {} has no variant `{}`",
+                r.service, r.variant
+            ));
             continue;
         };
         let Some(channel) = edition.channel(&r.channel) else {
@@ -97,7 +114,10 @@ fn definitions_match_the_seeds() {
         covered.insert((r.service.clone(), r.variant.clone(), r.channel.clone()));
         let got: Vec<String> = channel.steps.iter().map(duration_text).collect();
         if got != r.durations {
-            failures.push(format!("{at}: durations {got:?}, the seed says {:?}", r.durations));
+            failures.push(format!(
+                "{at}: durations {got:?}, the seed says {:?}",
+                r.durations
+            ));
         }
         if let Some(expected) = &r.performers {
             let got: Vec<&str> = channel.steps.iter().map(|s| s.performer.as_str()).collect();
@@ -106,10 +126,16 @@ fn definitions_match_the_seeds() {
             }
         }
         if let Some(expected) = &r.refusing {
-            let got: Vec<&str> =
-                channel.steps.iter().filter(|s| s.may_refuse()).map(|s| s.id.as_str()).collect();
+            let got: Vec<&str> = channel
+                .steps
+                .iter()
+                .filter(|s| s.may_refuse())
+                .map(|s| s.id.as_str())
+                .collect();
             if &got != expected {
-                failures.push(format!("{at}: refusing steps {got:?}, expected {expected:?}"));
+                failures.push(format!(
+                    "{at}: refusing steps {got:?}, expected {expected:?}"
+                ));
             }
         }
     }

@@ -22,7 +22,12 @@ enum CatalogCommand {
 #[derive(Args)]
 struct CheckArgs {
     /// The catalog folder (its services/ subfolder holds one TOML file per service)
-    #[arg(long, env = "KEZEK_CATALOG_DIR", default_value = "./catalog", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "KEZEK_CATALOG_DIR",
+        default_value = "./catalog",
+        value_name = "DIR"
+    )]
     catalog: PathBuf,
 }
 
@@ -46,7 +51,11 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
             for p in &errors.0 {
                 eprintln!("{p}");
             }
-            bail!("{} problem(s) in {}", errors.0.len(), args.catalog.display())
+            bail!(
+                "{} problem(s) in {}",
+                errors.0.len(),
+                args.catalog.display()
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -58,7 +67,11 @@ fn summary(catalog: &ServiceCatalog) -> String {
     let (mut channels, mut variants, mut steps) = (0, 0, 0);
     for s in &catalog.services {
         let c: usize = s.editions().map(|e| e.channels.len()).sum();
-        let st: usize = s.editions().flat_map(|e| e.channels.iter()).map(|c| c.steps.len()).sum();
+        let st: usize = s
+            .editions()
+            .flat_map(|e| e.channels.iter())
+            .map(|c| c.steps.len())
+            .sum();
         channels += c;
         variants += s.variants.len();
         steps += st;

@@ -71,5 +71,9 @@ pub fn check_catalog(
 /// Converts a byte offset into a 1-based line number; toml's spans are byte ranges.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }

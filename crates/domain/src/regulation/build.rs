@@ -20,7 +20,10 @@ struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     fn new(text: &'a str) -> Self {
-        Ctx { text, problems: BTreeSet::new() }
+        Ctx {
+            text,
+            problems: BTreeSet::new(),
+        }
     }
 
     fn line(&self, span: Range<usize>) -> usize {
@@ -39,7 +42,11 @@ impl<'a> Ctx<'a> {
         DefinitionErrors(
             self.problems
                 .into_iter()
-                .map(|(line, message)| Problem { file: file.to_owned(), line, message })
+                .map(|(line, message)| Problem {
+                    file: file.to_owned(),
+                    line,
+                    message,
+                })
                 .collect(),
         )
     }
@@ -47,7 +54,11 @@ impl<'a> Ctx<'a> {
 
 fn toml_error(file: &str, text: &str, e: toml::de::Error) -> DefinitionErrors {
     let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-    DefinitionErrors(vec![Problem { file: file.to_owned(), line, message: e.message().to_owned() }])
+    DefinitionErrors(vec![Problem {
+        file: file.to_owned(),
+        line,
+        message: e.message().to_owned(),
+    }])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,7 +154,10 @@ pub(super) fn service(file: &str, text: &str) -> Result<ServiceDefinition, Defin
     let id = match &raw.id {
         Some(id) => {
             if !is_service_id(id.get_ref()) {
-                cx.push(cx.line_of(id), format!("service id `{}` must look like `S1`", id.get_ref()));
+                cx.push(
+                    cx.line_of(id),
+                    format!("service id `{}` must look like `S1`", id.get_ref()),
+                );
             }
             id.get_ref().clone()
         }
@@ -174,7 +188,10 @@ pub(super) fn service(file: &str, text: &str) -> Result<ServiceDefinition, Defin
         region,
         names,
         provider: body.provider.unwrap_or_else(|| {
-            cx.push(1, "missing `provider` (names of the organization rendering the service)");
+            cx.push(
+                1,
+                "missing `provider` (names of the organization rendering the service)",
+            );
             Names::default()
         }),
         free_of_charge: body.free_of_charge,
@@ -182,11 +199,17 @@ pub(super) fn service(file: &str, text: &str) -> Result<ServiceDefinition, Defin
         legal_basis: body.legal_basis.unwrap_or_default(),
         sources: body.sources.unwrap_or_default(),
         status: body.status.unwrap_or_else(|| {
-            cx.push(1, "missing `[status]` (the act and its repeal, as the digest records them)");
+            cx.push(
+                1,
+                "missing `[status]` (the act and its repeal, as the digest records them)",
+            );
             Status::default()
         }),
         documents: body.documents.unwrap_or_else(|| {
-            cx.push(1, "missing `[documents]` (required documents, or a marked default)");
+            cx.push(
+                1,
+                "missing `[documents]` (required documents, or a marked default)",
+            );
             Documents::default()
         }),
         refusal_grounds: body.refusal_grounds.unwrap_or_default(),
@@ -196,18 +219,26 @@ pub(super) fn service(file: &str, text: &str) -> Result<ServiceDefinition, Defin
         channels: body.channels,
     };
     if base.sources.is_empty() {
-        cx.push(1, "missing `[[sources]]` (the seed files and clauses this definition encodes)");
+        cx.push(
+            1,
+            "missing `[[sources]]` (the seed files and clauses this definition encodes)",
+        );
     }
 
-    let variants: Vec<VariantSpec> =
-        raw_variants.into_iter().map(|v| variant(&mut cx, v)).collect();
+    let variants: Vec<VariantSpec> = raw_variants
+        .into_iter()
+        .map(|v| variant(&mut cx, v))
+        .collect();
     let mut seen = BTreeMap::new();
     for v in &variants {
         if v.id == "base" {
             cx.push(v.line, "variant id `base` is reserved for the base edition");
         }
         if let Some(first) = seen.insert(v.id.clone(), v.line) {
-            cx.push(v.line, format!("duplicate variant id `{}` (first at line {first})", v.id));
+            cx.push(
+                v.line,
+                format!("duplicate variant id `{}` (first at line {first})", v.id),
+            );
         }
     }
 
@@ -221,10 +252,19 @@ pub(super) fn service(file: &str, text: &str) -> Result<ServiceDefinition, Defin
     if !cx.problems.is_empty() {
         return Err(cx.into_errors(file));
     }
-    Ok(ServiceDefinition { file: file.to_owned(), id, slug, base: base_edition, variants: editions })
+    Ok(ServiceDefinition {
+        file: file.to_owned(),
+        id,
+        slug,
+        base: base_edition,
+        variants: editions,
+    })
 }
 
-pub(super) fn named_only(file: &str, text: &str) -> Result<Vec<NamedOnlyService>, DefinitionErrors> {
+pub(super) fn named_only(
+    file: &str,
+    text: &str,
+) -> Result<Vec<NamedOnlyService>, DefinitionErrors> {
     let raw: RawNamedOnlyFile = toml::from_str(text).map_err(|e| toml_error(file, text, e))?;
     let mut cx = Ctx::new(text);
     let mut out = Vec::new();
@@ -235,7 +275,10 @@ pub(super) fn named_only(file: &str, text: &str) -> Result<Vec<NamedOnlyService>
         let id = match &e.id {
             Some(id) if is_service_id(id.get_ref()) => id.get_ref().clone(),
             Some(id) => {
-                cx.push(cx.line_of(id), format!("service id `{}` must look like `S7`", id.get_ref()));
+                cx.push(
+                    cx.line_of(id),
+                    format!("service id `{}` must look like `S7`", id.get_ref()),
+                );
                 String::new()
             }
             None => {
@@ -245,15 +288,25 @@ pub(super) fn named_only(file: &str, text: &str) -> Result<Vec<NamedOnlyService>
         };
         let region = required_region(&mut cx, e.region.as_ref(), line);
         if let Some(first) = seen.insert((id.clone(), region), line) {
-            cx.push(line, format!("`{id}` in {region} is listed twice (first at line {first})"));
+            cx.push(
+                line,
+                format!("`{id}` in {region} is listed twice (first at line {first})"),
+            );
         }
         // The seeds give these services only in Russian; Kazakh may be added later.
         let names = names(&mut cx, e.names.as_ref(), line, "names", false);
         let source = match &e.source {
             Some(s) => source(&mut cx, s),
             None => {
-                cx.push(line, "missing `source` (the seed and the place that names the service)");
-                Source { seed: String::new(), part: None, clauses: String::new() }
+                cx.push(
+                    line,
+                    "missing `source` (the seed and the place that names the service)",
+                );
+                Source {
+                    seed: String::new(),
+                    part: None,
+                    clauses: String::new(),
+                }
             }
         };
         let status = match &e.status {
@@ -263,7 +316,15 @@ pub(super) fn named_only(file: &str, text: &str) -> Result<Vec<NamedOnlyService>
                 Status::default()
             }
         };
-        out.push(NamedOnlyService { id, region, names, source, status, note: e.note.clone(), line });
+        out.push(NamedOnlyService {
+            id,
+            region,
+            names,
+            source,
+            status,
+            note: e.note.clone(),
+            line,
+        });
     }
     if !cx.problems.is_empty() {
         return Err(cx.into_errors(file));
@@ -271,7 +332,10 @@ pub(super) fn named_only(file: &str, text: &str) -> Result<Vec<NamedOnlyService>
     Ok(out)
 }
 
-pub(super) fn check_catalog(services: &[ServiceDefinition], named: &[NamedOnlyService]) -> Vec<Problem> {
+pub(super) fn check_catalog(
+    services: &[ServiceDefinition],
+    named: &[NamedOnlyService],
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for s in services {
@@ -284,17 +348,17 @@ pub(super) fn check_catalog(services: &[ServiceDefinition], named: &[NamedOnlySe
         }
     }
     for n in named {
-        if let Some(s) = services.iter().find(|s| s.id == n.id) {
-            if s.editions().any(|e| e.region == n.region) {
-                problems.push(Problem {
-                    file: String::new(),
-                    line: n.line,
-                    message: format!(
-                        "`{}` in {} is listed as named only, but {} defines it for that region",
-                        n.id, n.region, s.file
-                    ),
-                });
-            }
+        if let Some(s) = services.iter().find(|s| s.id == n.id)
+            && s.editions().any(|e| e.region == n.region)
+        {
+            problems.push(Problem {
+                file: String::new(),
+                line: n.line,
+                message: format!(
+                    "`{}` in {} is listed as named only, but {} defines it for that region",
+                    n.id, n.region, s.file
+                ),
+            });
         }
     }
     problems
@@ -312,10 +376,14 @@ fn is_service_id(s: &str) -> bool {
 fn check_identifier(cx: &mut Ctx, v: &Sp<String>, what: &str) {
     let s = v.get_ref();
     let ok = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && !s.starts_with('-');
     if !ok {
-        cx.push(cx.line_of(v), format!("{what} `{s}` must be lowercase letters, digits and hyphens"));
+        cx.push(
+            cx.line_of(v),
+            format!("{what} `{s}` must be lowercase letters, digits and hyphens"),
+        );
     }
 }
 
@@ -339,7 +407,10 @@ fn required_cites(cx: &mut Ctx, v: Option<&Sp<String>>, line: usize, what: &str)
     match v {
         Some(v) => check_cites(cx, v),
         None => {
-            cx.push(line, format!("{what}: missing `cites` (the clause it encodes, e.g. \"002 R2 §9\")"));
+            cx.push(
+                line,
+                format!("{what}: missing `cites` (the clause it encodes, e.g. \"002 R2 §9\")"),
+            );
             String::new()
         }
     }
@@ -348,7 +419,14 @@ fn required_cites(cx: &mut Ctx, v: Option<&Sp<String>>, line: usize, what: &str)
 fn required_region(cx: &mut Ctx, v: Option<&Sp<String>>, line: usize) -> Region {
     match v {
         Some(r) => Region::parse(r.get_ref()).unwrap_or_else(|| {
-            cx.push(cx.line_of(r), unknown("region", r.get_ref(), Region::ALL.iter().map(|r| r.as_str())));
+            cx.push(
+                cx.line_of(r),
+                unknown(
+                    "region",
+                    r.get_ref(),
+                    Region::ALL.iter().map(|r| r.as_str()),
+                ),
+            );
             Region::AlmatyCity
         }),
         None => {
@@ -363,7 +441,13 @@ fn unknown<'a>(what: &str, value: &str, known: impl Iterator<Item = &'a str>) ->
     format!("unknown {what} `{value}` (known: {})", known.join(", "))
 }
 
-fn names(cx: &mut Ctx, v: Option<&Sp<RawNames>>, parent_line: usize, key: &str, kk_required: bool) -> Names {
+fn names(
+    cx: &mut Ctx,
+    v: Option<&Sp<RawNames>>,
+    parent_line: usize,
+    key: &str,
+    kk_required: bool,
+) -> Names {
     let Some(v) = v else {
         cx.push(parent_line, format!("missing `{key}` (kk, ru and en)"));
         return Names::default();
@@ -383,7 +467,11 @@ fn names(cx: &mut Ctx, v: Option<&Sp<RawNames>>, parent_line: usize, key: &str, 
             String::new()
         }
     };
-    Names { kk: one("kk", &n.kk, kk_required), ru: one("ru", &n.ru, true), en: one("en", &n.en, true) }
+    Names {
+        kk: one("kk", &n.kk, kk_required),
+        ru: one("ru", &n.ru, true),
+        en: one("en", &n.en, true),
+    }
 }
 
 fn date(cx: &mut Ctx, v: &Sp<toml::value::Datetime>) -> Option<time::Date> {
@@ -395,7 +483,10 @@ fn date(cx: &mut Ctx, v: &Sp<toml::value::Datetime>) -> Option<time::Date> {
         _ => None,
     };
     if parsed.is_none() {
-        cx.push(cx.line_of(v), format!("`{dt}` is not a date like 2015-08-07"));
+        cx.push(
+            cx.line_of(v),
+            format!("`{dt}` is not a date like 2015-08-07"),
+        );
     }
     parsed
 }
@@ -407,7 +498,13 @@ fn duration(cx: &mut Ctx, v: &Sp<RawDuration>) -> Option<Term> {
         Some(a) => match u32::try_from(*a.get_ref()) {
             Ok(n) if n > 0 => Some(n),
             _ => {
-                cx.push(cx.line_of(a), format!("duration amount must be a positive whole number, not {}", a.get_ref()));
+                cx.push(
+                    cx.line_of(a),
+                    format!(
+                        "duration amount must be a positive whole number, not {}",
+                        a.get_ref()
+                    ),
+                );
                 None
             }
         },
@@ -426,7 +523,14 @@ fn duration(cx: &mut Ctx, v: &Sp<RawDuration>) -> Option<Term> {
                     DurationUnit::CalendarDays,
                     DurationUnit::Months,
                 ];
-                cx.push(cx.line_of(u), unknown("duration unit", u.get_ref(), known.iter().map(|k| k.as_str())));
+                cx.push(
+                    cx.line_of(u),
+                    unknown(
+                        "duration unit",
+                        u.get_ref(),
+                        known.iter().map(|k| k.as_str()),
+                    ),
+                );
             }
             parsed
         }
@@ -435,12 +539,18 @@ fn duration(cx: &mut Ctx, v: &Sp<RawDuration>) -> Option<Term> {
             None
         }
     };
-    Some(Term { amount: amount?, unit: unit? })
+    Some(Term {
+        amount: amount?,
+        unit: unit?,
+    })
 }
 
 fn performer(cx: &mut Ctx, v: &Sp<String>) -> Performer {
     Performer::parse(v.get_ref()).unwrap_or_else(|| {
-        cx.push(cx.line_of(v), unknown("performer", v.get_ref(), Performer::names().into_iter()));
+        cx.push(
+            cx.line_of(v),
+            unknown("performer", v.get_ref(), Performer::names().into_iter()),
+        );
         Performer::System
     })
 }
@@ -450,7 +560,14 @@ fn document_kinds(cx: &mut Ctx, v: &[Sp<String>]) -> Vec<DocumentKind> {
         .filter_map(|k| {
             let parsed = DocumentKind::parse(k.get_ref());
             if parsed.is_none() {
-                cx.push(cx.line_of(k), unknown("document kind", k.get_ref(), DocumentKind::ALL.iter().map(|d| d.as_str())));
+                cx.push(
+                    cx.line_of(k),
+                    unknown(
+                        "document kind",
+                        k.get_ref(),
+                        DocumentKind::ALL.iter().map(|d| d.as_str()),
+                    ),
+                );
             }
             parsed
         })
@@ -490,13 +607,28 @@ fn step(cx: &mut Ctx, v: &Sp<RawStep>) -> Step {
         performer,
         action,
         duration: s.duration.as_ref().and_then(|d| duration(cx, d)),
-        may_refuse: s.may_refuse.iter().flatten().map(|g| g.get_ref().clone()).collect(),
+        may_refuse: s
+            .may_refuse
+            .iter()
+            .flatten()
+            .map(|g| g.get_ref().clone())
+            .collect(),
         issues: document_kinds(cx, s.issues.as_deref().unwrap_or(&[])),
         output: s.output.clone(),
         closes: s.closes.as_ref().and_then(|m| {
-            let parsed = Milestone::ALL.iter().copied().find(|x| x.as_str() == m.get_ref());
+            let parsed = Milestone::ALL
+                .iter()
+                .copied()
+                .find(|x| x.as_str() == m.get_ref());
             if parsed.is_none() {
-                cx.push(cx.line_of(m), unknown("milestone", m.get_ref(), Milestone::ALL.iter().map(|x| x.as_str())));
+                cx.push(
+                    cx.line_of(m),
+                    unknown(
+                        "milestone",
+                        m.get_ref(),
+                        Milestone::ALL.iter().map(|x| x.as_str()),
+                    ),
+                );
             }
             parsed
         }),
@@ -528,7 +660,10 @@ fn item(cx: &mut Ctx, v: &Sp<RawStep>, in_procedure: bool) -> Item {
     if others {
         cx.push(line, "a `procedure` reference takes no other keys");
     }
-    Item::Procedure { name: name.get_ref().clone(), line }
+    Item::Procedure {
+        name: name.get_ref().clone(),
+        line,
+    }
 }
 
 fn channel(cx: &mut Ctx, v: &Sp<RawChannel>) -> ChannelSpec {
@@ -546,7 +681,14 @@ fn channel(cx: &mut Ctx, v: &Sp<RawChannel>) -> ChannelSpec {
     };
     let kind = match &c.kind {
         Some(k) => ChannelKind::parse(k.get_ref()).unwrap_or_else(|| {
-            cx.push(cx.line_of(k), unknown("channel kind", k.get_ref(), ChannelKind::ALL.iter().map(|k| k.as_str())));
+            cx.push(
+                cx.line_of(k),
+                unknown(
+                    "channel kind",
+                    k.get_ref(),
+                    ChannelKind::ALL.iter().map(|k| k.as_str()),
+                ),
+            );
             ChannelKind::ProviderOffice
         }),
         None => {
@@ -555,7 +697,13 @@ fn channel(cx: &mut Ctx, v: &Sp<RawChannel>) -> ChannelSpec {
         }
     };
     let items = c.steps.iter().map(|s| item(cx, s, false)).collect();
-    ChannelSpec { id, kind, cites: c.cites.clone(), items, line }
+    ChannelSpec {
+        id,
+        kind,
+        cites: c.cites.clone(),
+        items,
+        line,
+    }
 }
 
 fn source(cx: &mut Ctx, v: &Sp<RawSource>) -> Source {
@@ -563,9 +711,16 @@ fn source(cx: &mut Ctx, v: &Sp<RawSource>) -> Source {
     let s = v.get_ref();
     let seed = match &s.seed {
         Some(seed) => {
-            let ok = seed.get_ref().len() == 3 && seed.get_ref().bytes().all(|b| b.is_ascii_digit());
+            let ok =
+                seed.get_ref().len() == 3 && seed.get_ref().bytes().all(|b| b.is_ascii_digit());
             if !ok {
-                cx.push(cx.line_of(seed), format!("seed `{}` must be a seed file code like \"000\"", seed.get_ref()));
+                cx.push(
+                    cx.line_of(seed),
+                    format!(
+                        "seed `{}` must be a seed file code like \"000\"",
+                        seed.get_ref()
+                    ),
+                );
             }
             seed.get_ref().clone()
         }
@@ -581,7 +736,11 @@ fn source(cx: &mut Ctx, v: &Sp<RawSource>) -> Source {
             String::new()
         }
     };
-    Source { seed, part: s.part.clone(), clauses }
+    Source {
+        seed,
+        part: s.part.clone(),
+        clauses,
+    }
 }
 
 fn status(cx: &mut Ctx, v: &Sp<RawStatus>) -> Status {
@@ -605,19 +764,32 @@ fn status(cx: &mut Ctx, v: &Sp<RawStatus>) -> Status {
     if st.repealed_on.is_some() != st.repealed_by.is_some() {
         cx.push(line, "status: `repealed_on` and `repealed_by` go together");
     }
-    if let (Some(from), Some(to)) = (st.registered_on.or(st.adopted_on), st.repealed_on) {
-        if to <= from {
-            cx.push(line, format!("status: repealed on {to}, before it took effect on {from}"));
-        }
+    if let (Some(from), Some(to)) = (st.registered_on.or(st.adopted_on), st.repealed_on)
+        && to <= from
+    {
+        cx.push(
+            line,
+            format!("status: repealed on {to}, before it took effect on {from}"),
+        );
     }
     st
 }
 
 fn body(cx: &mut Ctx, b: RawBody) -> Body {
-    let provider = b.provider.as_ref().map(|p| names(cx, Some(p), 1, "provider", true));
+    let provider = b
+        .provider
+        .as_ref()
+        .map(|p| names(cx, Some(p), 1, "provider", true));
     let automation = b.automation.as_ref().map(|a| {
         Automation::parse(a.get_ref()).unwrap_or_else(|| {
-            cx.push(cx.line_of(a), unknown("automation", a.get_ref(), Automation::ALL.iter().map(|a| a.as_str())));
+            cx.push(
+                cx.line_of(a),
+                unknown(
+                    "automation",
+                    a.get_ref(),
+                    Automation::ALL.iter().map(|a| a.as_str()),
+                ),
+            );
             Automation::Paper
         })
     });
@@ -625,13 +797,19 @@ fn body(cx: &mut Ctx, b: RawBody) -> Body {
         standard: l.get_ref().standard.clone(),
         acts: l.get_ref().acts.clone(),
     });
-    let sources = b.sources.as_ref().map(|v| v.iter().map(|s| source(cx, s)).collect());
+    let sources = b
+        .sources
+        .as_ref()
+        .map(|v| v.iter().map(|s| source(cx, s)).collect());
     let status = b.status.as_ref().map(|s| status(cx, s));
     let documents = b.documents.as_ref().map(|d| {
         let line = cx.line_of(d);
         let raw = d.get_ref();
         if raw.default && raw.source.is_none() {
-            cx.push(line, "documents: a default list must say in `source` what it stands in for");
+            cx.push(
+                line,
+                "documents: a default list must say in `source` what it stands in for",
+            );
         }
         let mut seen = BTreeMap::new();
         let required = raw
@@ -650,13 +828,20 @@ fn body(cx: &mut Ctx, b: RawBody) -> Body {
                     }
                 };
                 if let Some(first) = seen.insert(id.clone(), dline) {
-                    cx.push(dline, format!("duplicate document id `{id}` (first at line {first})"));
+                    cx.push(
+                        dline,
+                        format!("duplicate document id `{id}` (first at line {first})"),
+                    );
                 }
                 let names = names(cx, doc.get_ref().names.as_ref(), dline, "names", true);
                 Document { id, names }
             })
             .collect();
-        Documents { default: raw.default, source: raw.source.clone(), required }
+        Documents {
+            default: raw.default,
+            source: raw.source.clone(),
+            required,
+        }
     });
     let refusal_grounds = b.refusal_grounds.as_ref().map(|v| {
         let mut seen = BTreeMap::new();
@@ -691,15 +876,26 @@ fn body(cx: &mut Ctx, b: RawBody) -> Body {
                 let rline = cx.line_of(r);
                 let raw = r.get_ref();
                 let kind = match &raw.kind {
-                    Some(k) => document_kinds(cx, std::slice::from_ref(k)).pop().unwrap_or(DocumentKind::Notification),
+                    Some(k) => document_kinds(cx, std::slice::from_ref(k))
+                        .pop()
+                        .unwrap_or(DocumentKind::Notification),
                     None => {
                         cx.push(rline, "result: missing `kind`");
                         DocumentKind::Notification
                     }
                 };
                 let names = names(cx, raw.names.as_ref(), rline, "names", true);
-                let cites = required_cites(cx, raw.cites.as_ref(), rline, &format!("result `{kind}`"));
-                (ResultDocument { kind, names, form: raw.form.clone(), cites }, rline)
+                let cites =
+                    required_cites(cx, raw.cites.as_ref(), rline, &format!("result `{kind}`"));
+                (
+                    ResultDocument {
+                        kind,
+                        names,
+                        form: raw.form.clone(),
+                        cites,
+                    },
+                    rline,
+                )
             })
             .collect()
     });
@@ -712,7 +908,14 @@ fn body(cx: &mut Ctx, b: RawBody) -> Body {
                     Some(k) => {
                         let parsed = LimitKind::parse(k.get_ref());
                         if parsed.is_none() {
-                            cx.push(cx.line_of(k), unknown("limit kind", k.get_ref(), LimitKind::ALL.iter().map(|k| k.as_str())));
+                            cx.push(
+                                cx.line_of(k),
+                                unknown(
+                                    "limit kind",
+                                    k.get_ref(),
+                                    LimitKind::ALL.iter().map(|k| k.as_str()),
+                                ),
+                            );
                         }
                         parsed
                     }
@@ -729,7 +932,11 @@ fn body(cx: &mut Ctx, b: RawBody) -> Body {
                     }
                 };
                 let cites = required_cites(cx, raw.cites.as_ref(), lline, "limit");
-                Some(Limit { kind: kind?, term: term?, cites })
+                Some(Limit {
+                    kind: kind?,
+                    term: term?,
+                    cites,
+                })
             })
             .collect()
     });
@@ -781,8 +988,15 @@ fn variant(cx: &mut Ctx, v: Sp<RawVariant>) -> VariantSpec {
         }
     };
     let region = required_region(cx, raw.region.as_ref(), line);
-    let names = raw.names.as_ref().map(|n| names(cx, Some(n), line, "names", true));
-    let drop_channels = raw.drop_channels.iter().map(|d| (d.get_ref().clone(), cx.line_of(d))).collect();
+    let names = raw
+        .names
+        .as_ref()
+        .map(|n| names(cx, Some(n), line, "names", true));
+    let drop_channels = raw
+        .drop_channels
+        .iter()
+        .map(|d| (d.get_ref().clone(), cx.line_of(d)))
+        .collect();
     let overrides = std::mem::take(&mut raw.overrides)
         .iter()
         .map(|o| {
@@ -791,7 +1005,10 @@ fn variant(cx: &mut Ctx, v: Sp<RawVariant>) -> VariantSpec {
             let step = match &r.step {
                 Some(s) => s.get_ref().clone(),
                 None => {
-                    cx.push(oline, "override: missing `step` (the id of the step it changes)");
+                    cx.push(
+                        oline,
+                        "override: missing `step` (the id of the step it changes)",
+                    );
                     String::new()
                 }
             };
@@ -801,7 +1018,10 @@ fn variant(cx: &mut Ctx, v: Sp<RawVariant>) -> VariantSpec {
                 performer: r.performer.as_ref().map(|p| performer(cx, p)),
                 action: r.action.as_ref().map(|a| a.get_ref().clone()),
                 duration: r.duration.as_ref().and_then(|d| duration(cx, d)),
-                may_refuse: r.may_refuse.as_ref().map(|v| v.iter().map(|g| g.get_ref().clone()).collect()),
+                may_refuse: r
+                    .may_refuse
+                    .as_ref()
+                    .map(|v| v.iter().map(|g| g.get_ref().clone()).collect()),
                 cites: r.cites.as_ref().map(|c| check_cites(cx, c)),
                 note: r.note.clone(),
             }
@@ -809,7 +1029,16 @@ fn variant(cx: &mut Ctx, v: Sp<RawVariant>) -> VariantSpec {
         .collect();
     let replace_channels = raw.replace_channels;
     let body = body(cx, take_body!(raw));
-    VariantSpec { id, line, region, names, replace_channels, drop_channels, overrides, body }
+    VariantSpec {
+        id,
+        line,
+        region,
+        names,
+        replace_channels,
+        drop_channels,
+        overrides,
+        body,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -864,7 +1093,13 @@ fn merge(cx: &mut Ctx, base: &EditionSpec, v: &VariantSpec) -> EditionSpec {
         let before = e.channels.len();
         e.channels.retain(|c| &c.id != id);
         if e.channels.len() == before {
-            cx.push(*line, format!("variant `{}` drops channel `{id}`, which the base does not have", v.id));
+            cx.push(
+                *line,
+                format!(
+                    "variant `{}` drops channel `{id}`, which the base does not have",
+                    v.id
+                ),
+            );
         }
     }
     for c in &b.channels {
@@ -884,7 +1119,8 @@ fn merge(cx: &mut Ctx, base: &EditionSpec, v: &VariantSpec) -> EditionSpec {
             Item::Step(_) => None,
         })
         .collect();
-    e.procedures.retain(|name, _| used.contains(name) || b.procedures.contains_key(name));
+    e.procedures
+        .retain(|name, _| used.contains(name) || b.procedures.contains_key(name));
 
     for o in &v.overrides {
         let target = e
@@ -901,7 +1137,10 @@ fn merge(cx: &mut Ctx, base: &EditionSpec, v: &VariantSpec) -> EditionSpec {
         let Some(step) = target else {
             cx.push(
                 o.line,
-                format!("variant `{}` overrides step `{}`, which does not exist in its edition", v.id, o.step),
+                format!(
+                    "variant `{}` overrides step `{}`, which does not exist in its edition",
+                    v.id, o.step
+                ),
             );
             continue;
         };
@@ -939,36 +1178,50 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
     };
 
     if e.channels.is_empty() {
-        cx.push(e.line, format!("no channels{in_variant}: a service is filed through at least one"));
+        cx.push(
+            e.line,
+            format!("no channels{in_variant}: a service is filed through at least one"),
+        );
     }
     if e.results.is_empty() {
-        cx.push(e.line, format!("no `[[results]]`{in_variant}: what does the service issue?"));
+        cx.push(
+            e.line,
+            format!("no `[[results]]`{in_variant}: what does the service issue?"),
+        );
     }
 
     let mut channel_ids = BTreeMap::new();
     for c in &e.channels {
         if let Some(first) = channel_ids.insert(c.id.clone(), c.line) {
-            cx.push(c.line, format!("duplicate channel id `{}` (first at line {first})", c.id));
+            cx.push(
+                c.line,
+                format!("duplicate channel id `{}` (first at line {first})", c.id),
+            );
         }
     }
 
     // Step ids are unique across the edition's definitions, so an override or an
     // application's history names one step unambiguously.
     let mut step_ids: BTreeMap<&str, usize> = BTreeMap::new();
-    let defined = e.procedures.values().flat_map(|p| p.steps.iter()).chain(e.channels.iter().flat_map(|c| {
-        c.items.iter().filter_map(|i| match i {
-            Item::Step(s) => Some(s),
-            Item::Procedure { .. } => None,
-        })
-    }));
+    let defined =
+        e.procedures
+            .values()
+            .flat_map(|p| p.steps.iter())
+            .chain(e.channels.iter().flat_map(|c| {
+                c.items.iter().filter_map(|i| match i {
+                    Item::Step(s) => Some(s),
+                    Item::Procedure { .. } => None,
+                })
+            }));
     for s in defined {
         if s.id.is_empty() {
             continue;
         }
         if let Some(first) = step_ids.insert(&s.id, s.line) {
-            if first != s.line {
-                cx.push(s.line, format!("duplicate step id `{}` (first at line {first})", s.id));
-            }
+            cx.push(
+                s.line,
+                format!("duplicate step id `{}` (first at line {first})", s.id),
+            );
         }
     }
 
@@ -986,48 +1239,72 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
                     }
                     None => {
                         let known: Vec<_> = e.procedures.keys().map(String::as_str).collect();
-                        cx.push(*line, format!("unknown procedure `{name}` (defined: {})", known.join(", ")));
+                        cx.push(
+                            *line,
+                            format!("unknown procedure `{name}` (defined: {})", known.join(", ")),
+                        );
                     }
                 },
             }
         }
         if steps.is_empty() {
-            cx.push(c.line, format!("channel `{}` has no steps{in_variant}", c.id));
+            cx.push(
+                c.line,
+                format!("channel `{}` has no steps{in_variant}", c.id),
+            );
         }
         let mut seen = BTreeSet::new();
         for s in &steps {
             if !seen.insert(s.id.as_str()) {
-                cx.push(c.line, format!("channel `{}` passes step `{}` twice", c.id, s.id));
+                cx.push(
+                    c.line,
+                    format!("channel `{}` passes step `{}` twice", c.id, s.id),
+                );
             }
         }
         // Milestones are reached in their fixed order (002 §6), each at most once per path.
         let mut reached: Option<(Milestone, &str)> = None;
         for s in &steps {
             let Some(m) = s.closes else { continue };
-            if let Some((prev, prev_id)) = reached {
-                if m <= prev {
-                    cx.push(
-                        s.line,
-                        format!("step `{}` closes `{m}`, but `{prev_id}` before it in channel `{}` already reached `{prev}`", s.id, c.id),
-                    );
-                }
+            if let Some((prev, prev_id)) = reached
+                && m <= prev
+            {
+                cx.push(
+                    s.line,
+                    format!(
+                        "step `{}` closes `{m}`, but `{prev_id}` before it in channel `{}` already reached `{prev}`",
+                        s.id, c.id
+                    ),
+                );
             }
             reached = Some((m, s.id.as_str()));
         }
-        channels.push(Channel { id: c.id.clone(), kind: c.kind, cites: c.cites.clone(), steps });
+        channels.push(Channel {
+            id: c.id.clone(),
+            kind: c.kind,
+            cites: c.cites.clone(),
+            steps,
+        });
     }
     for (name, p) in &e.procedures {
         if p.steps.is_empty() {
             cx.push(p.line, format!("procedure `{name}` has no steps"));
         }
         if !used_procedures.contains(name.as_str()) {
-            cx.push(p.line, format!("procedure `{name}` is used by no channel{in_variant}"));
+            cx.push(
+                p.line,
+                format!("procedure `{name}` is used by no channel{in_variant}"),
+            );
         }
     }
 
     // Refusals: a step refuses only on grounds the definition lists, every listed ground can be
     // applied by some step, and the results say a refusal can come out.
-    let grounds: BTreeMap<&str, usize> = e.refusal_grounds.iter().map(|(g, l)| (g.id.as_str(), *l)).collect();
+    let grounds: BTreeMap<&str, usize> = e
+        .refusal_grounds
+        .iter()
+        .map(|(g, l)| (g.id.as_str(), *l))
+        .collect();
     let mut used_grounds = BTreeSet::new();
     let mut first_refusing: Option<usize> = None;
     for s in channels.iter().flat_map(|c| c.steps.iter()) {
@@ -1044,13 +1321,18 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
     }
     for (id, line) in &grounds {
         if !used_grounds.contains(id) {
-            cx.push(*line, format!("refusal ground `{id}` is used by no step that may refuse{in_variant}"));
+            cx.push(
+                *line,
+                format!("refusal ground `{id}` is used by no step that may refuse{in_variant}"),
+            );
         }
     }
-    let refusal_result = e
-        .results
-        .iter()
-        .find(|(r, _)| matches!(r.kind, DocumentKind::MotivatedRefusal | DocumentKind::RefusalReceipt));
+    let refusal_result = e.results.iter().find(|(r, _)| {
+        matches!(
+            r.kind,
+            DocumentKind::MotivatedRefusal | DocumentKind::RefusalReceipt
+        )
+    });
     match (first_refusing, refusal_result) {
         (Some(line), None) => cx.push(
             line,

@@ -21,7 +21,10 @@ pub struct PathHours {
 impl Default for PathHours {
     /// Providers 09:00–18:00 with a 13:00–14:00 break; the State Corporation 09:00–20:00.
     fn default() -> Self {
-        PathHours { provider: OfficeHours::provider(), front_office: OfficeHours::state_corporation() }
+        PathHours {
+            provider: OfficeHours::provider(),
+            front_office: OfficeHours::state_corporation(),
+        }
     }
 }
 
@@ -61,8 +64,9 @@ pub fn effective_deadline(
     calendar: &Calendar,
     hours: &PathHours,
 ) -> Result<PathDeadline, DeadlineError> {
-    let channel =
-        edition.channel(channel).ok_or_else(|| DeadlineError::UnknownChannel(channel.to_owned()))?;
+    let channel = edition
+        .channel(channel)
+        .ok_or_else(|| DeadlineError::UnknownChannel(channel.to_owned()))?;
     let mut point = start;
     let mut steps = Vec::with_capacity(channel.steps.len());
     let mut last = None;

@@ -106,7 +106,11 @@ pub enum Performer {
 
 impl Performer {
     pub fn parse(s: &str) -> Option<Self> {
-        if s == "system" { Some(Performer::System) } else { Role::parse(s).map(Performer::Role) }
+        if s == "system" {
+            Some(Performer::System)
+        } else {
+            Role::parse(s).map(Performer::Role)
+        }
     }
 
     pub fn as_str(self) -> &'static str {

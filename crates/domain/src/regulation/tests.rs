@@ -107,7 +107,10 @@ fn problems(text: &str) -> Vec<(usize, String)> {
     match parse_service("t.toml", text) {
         Ok(_) => Vec::new(),
         Err(DefinitionErrors(ps)) => {
-            assert!(ps.iter().all(|p| p.file == "t.toml"), "every problem names the file");
+            assert!(
+                ps.iter().all(|p| p.file == "t.toml"),
+                "every problem names the file"
+            );
             ps.into_iter().map(|p| (p.line, p.message)).collect()
         }
     }
@@ -122,7 +125,10 @@ fn assert_problem(ps: &[(usize, String)], line: usize, needle: &str) {
 }
 
 fn line_containing(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).expect("needle in fixture") + 1
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in fixture")
+        + 1
 }
 
 #[test]
@@ -137,41 +143,83 @@ fn valid_definition_expands_procedures_into_each_channel() {
     assert_eq!(ids, ["gc-intake", "register", "decide"]);
     assert_eq!(office.steps[0].performer, Performer::Role(Role::Clerk));
     assert_eq!(office.steps[1].may_refuse, ["standard-p10"]);
-    assert_eq!(office.steps[0].line, line_containing(VALID, "id = \"register\"") - 1);
+    assert_eq!(
+        office.steps[0].line,
+        line_containing(VALID, "id = \"register\"") - 1
+    );
 }
 
 #[test]
 fn variant_override_changes_the_step_in_every_channel_of_that_region_only() {
     let def = parse_service("t.toml", VALID).expect("valid");
-    let region = def.edition_for(Region::AlmatyRegion, None).expect("region edition");
+    let region = def
+        .edition_for(Region::AlmatyRegion, None)
+        .expect("region edition");
     assert_eq!(region.variant.as_deref(), Some("region"));
     for c in &region.channels {
         let decide = c.steps.iter().find(|s| s.id == "decide").expect("decide");
-        assert_eq!(decide.duration, Some(Term { amount: 10, unit: DurationUnit::WorkingMinutes }));
+        assert_eq!(
+            decide.duration,
+            Some(Term {
+                amount: 10,
+                unit: DurationUnit::WorkingMinutes
+            })
+        );
         assert_eq!(decide.cites, "001 R15 §5(3)");
     }
-    let city = def.edition_for(Region::AlmatyCity, None).expect("city edition");
+    let city = def
+        .edition_for(Region::AlmatyCity, None)
+        .expect("city edition");
     let decide = &city.channel("office").expect("office").steps[1];
-    assert_eq!(decide.duration, Some(Term { amount: 20, unit: DurationUnit::WorkingMinutes }));
-    assert!(def.edition_for(Region::Astana, None).is_none(), "no Astana text, no Astana edition");
+    assert_eq!(
+        decide.duration,
+        Some(Term {
+            amount: 20,
+            unit: DurationUnit::WorkingMinutes
+        })
+    );
+    assert!(
+        def.edition_for(Region::Astana, None).is_none(),
+        "no Astana text, no Astana edition"
+    );
 }
 
 #[test]
 fn edition_for_a_date_picks_the_text_in_force() {
     let def = parse_service("t.toml", VALID).expect("valid");
-    assert!(def.edition_for(Region::AlmatyCity, Some(date!(2016 - 01 - 01))).is_some());
-    assert!(def.edition_for(Region::AlmatyCity, Some(date!(2014 - 01 - 01))).is_none());
-    assert!(def.edition_for(Region::AlmatyCity, Some(date!(2020 - 09 - 29))).is_none());
+    assert!(
+        def.edition_for(Region::AlmatyCity, Some(date!(2016 - 01 - 01)))
+            .is_some()
+    );
+    assert!(
+        def.edition_for(Region::AlmatyCity, Some(date!(2014 - 01 - 01)))
+            .is_none()
+    );
+    assert!(
+        def.edition_for(Region::AlmatyCity, Some(date!(2020 - 09 - 29)))
+            .is_none()
+    );
 }
 
 #[test]
 fn unknown_role_and_unit_are_reported_on_their_lines_together() {
     let text = VALID
         .replace("performer = \"clerk\"", "performer = \"janitor\"")
-        .replace("amount = 15, unit = \"working_minutes\"", "amount = 15, unit = \"weeks\"");
+        .replace(
+            "amount = 15, unit = \"working_minutes\"",
+            "amount = 15, unit = \"weeks\"",
+        );
     let ps = problems(&text);
-    assert_problem(&ps, line_containing(&text, "janitor"), "unknown performer `janitor`");
-    assert_problem(&ps, line_containing(&text, "weeks"), "unknown duration unit `weeks`");
+    assert_problem(
+        &ps,
+        line_containing(&text, "janitor"),
+        "unknown performer `janitor`",
+    );
+    assert_problem(
+        &ps,
+        line_containing(&text, "weeks"),
+        "unknown duration unit `weeks`",
+    );
 }
 
 #[test]
@@ -187,39 +235,74 @@ fn override_of_a_missing_step_names_the_variant_and_the_step() {
     let text = VALID.replace("step = \"decide\"", "step = \"approve\"");
     let ps = problems(&text);
     let line = line_containing(&text, "[[variants.overrides]]");
-    assert_problem(&ps, line, "variant `region` overrides step `approve`, which does not exist");
+    assert_problem(
+        &ps,
+        line,
+        "variant `region` overrides step `approve`, which does not exist",
+    );
 }
 
 #[test]
 fn missing_language_in_names_is_reported_at_the_names_table() {
     let text = VALID.replace("kk = \"Сынақ\"\n", "");
     let ps = problems(&text);
-    assert_problem(&ps, line_containing(&text, "[names]"), "names: missing `kk` name");
+    assert_problem(
+        &ps,
+        line_containing(&text, "[names]"),
+        "names: missing `kk` name",
+    );
 }
 
 #[test]
 fn refusal_ground_without_a_refusing_step_is_reported() {
     let text = VALID.replace("may_refuse = [\"standard-p10\"]\n", "");
     let ps = problems(&text);
-    assert_problem(&ps, line_containing(&text, "[[refusal_grounds]]"), "refusal ground `standard-p10` is used by no step");
+    assert_problem(
+        &ps,
+        line_containing(&text, "[[refusal_grounds]]"),
+        "refusal ground `standard-p10` is used by no step",
+    );
     let refusal = line_containing(&text, "kind = \"motivated_refusal\"") - 1;
-    assert_problem(&ps, refusal, "result `motivated_refusal` is listed, but no step may refuse");
+    assert_problem(
+        &ps,
+        refusal,
+        "result `motivated_refusal` is listed, but no step may refuse",
+    );
 }
 
 #[test]
 fn refusing_on_an_undefined_ground_is_reported_at_the_step() {
-    let text = VALID.replace("may_refuse = [\"standard-p10\"]", "may_refuse = [\"standard-p10\", \"bad-mood\"]");
+    let text = VALID.replace(
+        "may_refuse = [\"standard-p10\"]",
+        "may_refuse = [\"standard-p10\", \"bad-mood\"]",
+    );
     let ps = problems(&text);
     let step = line_containing(&text, "id = \"decide\"") - 1;
-    assert_problem(&ps, step, "may refuse on `bad-mood`, which is not in `[[refusal_grounds]]`");
+    assert_problem(
+        &ps,
+        step,
+        "may refuse on `bad-mood`, which is not in `[[refusal_grounds]]`",
+    );
 }
 
 #[test]
 fn empty_channel_and_unknown_procedure_are_reported() {
-    let text = VALID.replacen("[[channels.steps]]\nprocedure = \"provider\"", "[[channels.steps]]\nprocedure = \"nope\"", 1);
+    let text = VALID.replacen(
+        "[[channels.steps]]\nprocedure = \"provider\"",
+        "[[channels.steps]]\nprocedure = \"nope\"",
+        1,
+    );
     let ps = problems(&text);
-    assert_problem(&ps, line_containing(&text, "procedure = \"nope\"") - 1, "unknown procedure `nope`");
-    assert_problem(&ps, line_containing(&text, "id = \"office\"") - 1, "channel `office` has no steps");
+    assert_problem(
+        &ps,
+        line_containing(&text, "procedure = \"nope\"") - 1,
+        "unknown procedure `nope`",
+    );
+    assert_problem(
+        &ps,
+        line_containing(&text, "id = \"office\"") - 1,
+        "channel `office` has no steps",
+    );
 }
 
 #[test]
@@ -229,7 +312,11 @@ fn a_definition_without_channels_is_rejected() {
     let text = format!("{}{}", &VALID[..cut], &VALID[vstart..]);
     let ps = problems(&text);
     assert_problem(&ps, 1, "no channels");
-    assert_problem(&ps, line_containing(&text, "[procedures.provider]"), "procedure `provider` is used by no channel");
+    assert_problem(
+        &ps,
+        line_containing(&text, "[procedures.provider]"),
+        "procedure `provider` is used by no channel",
+    );
 }
 
 #[test]
@@ -242,15 +329,30 @@ fn every_problem_is_reported_not_just_the_first() {
         .replace("step = \"decide\"", "step = \"approve\"");
     let ps = problems(&text);
     assert!(ps.len() >= 5, "five separate problems, got {ps:#?}");
-    assert_problem(&ps, line_containing(&text, "post_office"), "unknown channel kind `post_office`");
-    assert_problem(&ps, line_containing(&text, "\"R1 §10\""), "`cites` must start with the seed file code");
+    assert_problem(
+        &ps,
+        line_containing(&text, "post_office"),
+        "unknown channel kind `post_office`",
+    );
+    assert_problem(
+        &ps,
+        line_containing(&text, "\"R1 §10\""),
+        "`cites` must start with the seed file code",
+    );
 }
 
 #[test]
 fn syntax_and_unknown_keys_report_their_line() {
-    let text = VALID.replace("action = \"Accepts the documents\"", "actoin = \"Accepts the documents\"");
+    let text = VALID.replace(
+        "action = \"Accepts the documents\"",
+        "actoin = \"Accepts the documents\"",
+    );
     let ps = problems(&text);
-    assert_problem(&ps, line_containing(&text, "actoin"), "unknown field `actoin`");
+    assert_problem(
+        &ps,
+        line_containing(&text, "actoin"),
+        "unknown field `actoin`",
+    );
     let text = VALID.replace("slug = \"test-service\"", "slug = test-service");
     let ps = problems(&text);
     assert_eq!(ps.len(), 1);
@@ -261,14 +363,25 @@ fn syntax_and_unknown_keys_report_their_line() {
 fn zero_or_negative_durations_are_rejected() {
     let text = VALID.replace("amount = 20,", "amount = 0,");
     let ps = problems(&text);
-    assert_problem(&ps, line_containing(&text, "amount = 0,"), "positive whole number");
+    assert_problem(
+        &ps,
+        line_containing(&text, "amount = 0,"),
+        "positive whole number",
+    );
 }
 
 #[test]
 fn dropping_a_channel_the_base_lacks_is_reported() {
-    let text = VALID.replace("region = \"almaty_region\"\n", "region = \"almaty_region\"\ndrop_channels = [\"portal\"]\n");
+    let text = VALID.replace(
+        "region = \"almaty_region\"\n",
+        "region = \"almaty_region\"\ndrop_channels = [\"portal\"]\n",
+    );
     let ps = problems(&text);
-    assert_problem(&ps, line_containing(&text, "drop_channels"), "drops channel `portal`");
+    assert_problem(
+        &ps,
+        line_containing(&text, "drop_channels"),
+        "drops channel `portal`",
+    );
 }
 
 #[test]
@@ -303,13 +416,30 @@ status = { act = "Decree No. 321" }
 #[test]
 fn milestones_must_come_in_their_fixed_order_along_a_channel() {
     let text = VALID
-        .replace("cites = \"000 R1 §8(1)\"", "closes = \"issue\"\ncites = \"000 R1 §8(1)\"")
-        .replace("cites = \"000 R1 §8(3)\"", "closes = \"preparation\"\ncites = \"000 R1 §8(3)\"");
+        .replace(
+            "cites = \"000 R1 §8(1)\"",
+            "closes = \"issue\"\ncites = \"000 R1 §8(1)\"",
+        )
+        .replace(
+            "cites = \"000 R1 §8(3)\"",
+            "closes = \"preparation\"\ncites = \"000 R1 §8(3)\"",
+        );
     let ps = problems(&text);
     let decide = line_containing(&text, "id = \"decide\"") - 1;
-    assert_problem(&ps, decide, "step `decide` closes `preparation`, but `register` before it");
-    let text = VALID.replace("cites = \"000 R1 §8(1)\"", "closes = \"lunch\"\ncites = \"000 R1 §8(1)\"");
-    assert_problem(&problems(&text), line_containing(&text, "lunch"), "unknown milestone `lunch`");
+    assert_problem(
+        &ps,
+        decide,
+        "step `decide` closes `preparation`, but `register` before it",
+    );
+    let text = VALID.replace(
+        "cites = \"000 R1 §8(1)\"",
+        "closes = \"lunch\"\ncites = \"000 R1 §8(1)\"",
+    );
+    assert_problem(
+        &problems(&text),
+        line_containing(&text, "lunch"),
+        "unknown milestone `lunch`",
+    );
 }
 
 #[test]
@@ -336,8 +466,16 @@ status = { act = "Decree" }
     let ps = check_catalog(&[def.clone(), def], &named);
     let messages: Vec<_> = ps.iter().map(|p| (p.line, p.message.as_str())).collect();
     assert_eq!(messages.len(), 2, "{messages:#?}");
-    assert!(messages.iter().any(|(_, m)| m.contains("`S99` is already defined in t.toml")));
-    assert!(messages.iter().any(|(l, m)| *l == 1 && m.contains("almaty_region is listed as named only")));
+    assert!(
+        messages
+            .iter()
+            .any(|(_, m)| m.contains("`S99` is already defined in t.toml"))
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|(l, m)| *l == 1 && m.contains("almaty_region is listed as named only"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,17 +485,26 @@ use crate::calendar::{Calendar, Due};
 use time::macros::datetime;
 
 fn kz_2025() -> Calendar {
-    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/calendar/2025.toml"));
+    let text = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../catalog/calendar/2025.toml"
+    ));
     Calendar::from_year_files([("2025.toml", text)]).expect("shipped 2025 calendar")
 }
 
 fn s2() -> ServiceDefinition {
-    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/services/S2-preschool-enrolment.toml"));
+    let text = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../catalog/services/S2-preschool-enrolment.toml"
+    ));
     parse_service("S2-preschool-enrolment.toml", text).expect("shipped S2")
 }
 
 fn s1() -> ServiceDefinition {
-    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/services/S1-preschool-queue.toml"));
+    let text = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../catalog/services/S1-preschool-queue.toml"
+    ));
     parse_service("S1-preschool-queue.toml", text).expect("shipped S1")
 }
 
@@ -367,13 +514,29 @@ fn enrolment_filed_late_on_friday_8_march_weekend_finishes_on_tuesday() {
     // Saturday 8 March (Women's Day) carries over to Monday 10 March, so the rest is Tuesday.
     let def = s2();
     let edition = def.edition("almaty-region").expect("region edition");
-    let d = effective_deadline(edition, "office", datetime!(2025-03-07 17:50), &kz_2025(), &PathHours::default())
-        .expect("within the calendar");
-    let dues: Vec<_> = d.steps.iter().map(|(_, due)| due.map(|x| x.to_string())).collect();
+    let d = effective_deadline(
+        edition,
+        "office",
+        datetime!(2025-03-07 17:50),
+        &kz_2025(),
+        &PathHours::default(),
+    )
+    .expect("within the calendar");
+    let dues: Vec<_> = d
+        .steps
+        .iter()
+        .map(|(_, due)| due.map(|x| x.to_string()))
+        .collect();
     assert_eq!(
         dues,
-        ["2025-03-07T17:55", "2025-03-07T18:00", "2025-03-11T09:10", "2025-03-11T09:15", "2025-03-11T09:20"]
-            .map(|s| Some(s.to_owned()))
+        [
+            "2025-03-07T17:55",
+            "2025-03-07T18:00",
+            "2025-03-11T09:10",
+            "2025-03-11T09:15",
+            "2025-03-11T09:20"
+        ]
+        .map(|s| Some(s.to_owned()))
     );
     assert_eq!(d.due, Some(Due::Moment(datetime!(2025-03-11 09:20))));
 }
@@ -385,20 +548,48 @@ fn astana_con_channel_chains_minutes_three_working_days_and_skips_kurban_ait() {
     // the remaining actions run on Monday 9 June from opening.
     let def = s1();
     let edition = def.edition("astana-2012").expect("Astana edition");
-    let d = effective_deadline(edition, "con", datetime!(2025-06-02 10:00), &kz_2025(), &PathHours::default())
-        .expect("within the calendar");
-    let decision = d.steps.iter().find(|(id, _)| id == "con-a6").and_then(|(_, due)| *due);
-    assert_eq!(decision, Some(Due::Day(time::macros::date!(2025-06-05))));
+    let d = effective_deadline(
+        edition,
+        "con",
+        datetime!(2025-06-02 10:00),
+        &kz_2025(),
+        &PathHours::default(),
+    )
+    .expect("within the calendar");
+    let decision = d
+        .steps
+        .iter()
+        .find(|(id, _)| id == "con-a6")
+        .and_then(|(_, due)| *due);
+    assert_eq!(
+        decision,
+        Some(Due::Day(time::macros::date!(2025 - 06 - 05)))
+    );
     assert_eq!(d.due, Some(Due::Moment(datetime!(2025-06-09 09:22))));
 }
 
 #[test]
 fn steps_without_terms_add_nothing_and_unknown_channels_are_errors() {
     let def = s1();
-    let portal = effective_deadline(&def.base, "portal", datetime!(2025-06-02 10:00), &kz_2025(), &PathHours::default())
-        .expect("portal path");
-    assert!(portal.steps.iter().all(|(_, due)| due.is_none()), "000 R1's portal flow gives no terms");
+    let portal = effective_deadline(
+        &def.base,
+        "portal",
+        datetime!(2025-06-02 10:00),
+        &kz_2025(),
+        &PathHours::default(),
+    )
+    .expect("portal path");
+    assert!(
+        portal.steps.iter().all(|(_, due)| due.is_none()),
+        "000 R1's portal flow gives no terms"
+    );
     assert_eq!(portal.due, None);
-    let err = effective_deadline(&def.base, "fax", datetime!(2025-06-02 10:00), &kz_2025(), &PathHours::default());
+    let err = effective_deadline(
+        &def.base,
+        "fax",
+        datetime!(2025-06-02 10:00),
+        &kz_2025(),
+        &PathHours::default(),
+    );
     assert_eq!(err, Err(DeadlineError::UnknownChannel("fax".to_owned())));
 }
