@@ -8,4 +8,5 @@ pub mod audit;
 pub mod calendar;
 pub mod duration;
 pub mod identity;
+pub mod queue;
 pub mod regulation;

@@ -112,6 +112,14 @@ pub async fn load(db: &Db, now: time::OffsetDateTime, password_hash: &str) -> Re
     people.person(Role::RegionalAdmin, Some(astana_provider), "Education Department of Astana", "Қасымова Әсел", 1984).await?;
     people.person(Role::KindergartenHead, Some(astana_k), "Kindergarten No. 1 \"Akbota\" (Astana)", "Меңгеруші Астана", 1979).await?;
 
+    // 003 App. 3: a referral lapses after five days (kezek counts working days so that a holiday
+    // does not eat the term); 004 App. 10: one month in Astana.
+    people.tx.insert_queue_settings(almaty, 5, "working_days").await?;
+    people.tx.insert_queue_settings(astana, 1, "months").await?;
+    for region in [almaty, astana] {
+        seed_priority_categories(people.tx, region).await?;
+    }
+
     let logins = people.logins;
     tx.audit(crate::AuditRecord {
         action: "demo.loaded",
@@ -123,6 +131,17 @@ pub async fn load(db: &Db, now: time::OffsetDateTime, password_hash: &str) -> Re
     .await?;
     tx.commit().await?;
     Ok(logins)
+}
+
+/// The default priority categories (catalog/queue/priority-categories.toml) for a region.
+pub async fn seed_priority_categories(tx: &mut WriteTx, region: i64) -> Result<()> {
+    let defs = kezek_domain::queue::parse_categories(include_str!("../../../catalog/queue/priority-categories.toml"))
+        .map_err(crate::StoreError::Corrupt)?;
+    for c in defs {
+        tx.insert_priority_category(region, &c.code, i64::from(c.class), [&c.name.kk, &c.name.ru, &c.name.en], &c.evidence, &c.clause)
+            .await?;
+    }
+    Ok(())
 }
 
 struct People<'t> {

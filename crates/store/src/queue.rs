@@ -1,0 +1,544 @@
+//! The kindergarten queue's tables: settings, categories, registrations, claims, rounds,
+//! referrals, enrolments and the per-region queue log.
+
+use kezek_domain::queue::QueueLogContent;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use crate::{Db, Result, StoreError, WriteTx, conflict_as, db_time, on_pool, on_tx};
+
+pub const GENESIS: &str = kezek_domain::audit::GENESIS_HASH;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueSettingsRow {
+    pub region_id: i64,
+    pub max_preferences: i64,
+    pub bands: String,
+    pub ranking: String,
+    pub referral_term_amount: i64,
+    pub referral_term_unit: String,
+    pub on_decline: String,
+    pub on_expiry: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct CategoryRow {
+    pub id: i64,
+    pub region_id: i64,
+    pub code: String,
+    pub class: i64,
+    pub name_kk: String,
+    pub name_ru: String,
+    pub name_en: String,
+    pub evidence: String,
+    pub clause: String,
+}
+
+/// A registration. `child_iin` and `child_name` are personal data.
+#[derive(Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub id: i64,
+    pub region_id: i64,
+    pub registration_no: i64,
+    pub registered_at: OffsetDateTime,
+    pub child_iin: String,
+    pub child_birth_date: Date,
+    pub child_name: String,
+    pub applicant_user_id: i64,
+    pub applicant_relation: String,
+    pub language: String,
+    pub desired_start: Date,
+    pub channel: String,
+    pub sibling_kindergarten_id: Option<i64>,
+    pub status: String,
+    pub status_reason: String,
+    pub log_salt: String,
+}
+
+impl std::fmt::Debug for EntryRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryRow").field("id", &self.id).field("status", &self.status).finish_non_exhaustive()
+    }
+}
+
+pub struct NewEntry<'a> {
+    pub region_id: i64,
+    pub child_iin: &'a str,
+    pub child_birth_date: Date,
+    pub child_name: &'a str,
+    pub applicant_user_id: i64,
+    pub applicant_relation: &'a str,
+    pub language: &'a str,
+    pub desired_start: Date,
+    pub channel: &'a str,
+    pub accepted_by: Option<i64>,
+    pub sibling_kindergarten_id: Option<i64>,
+    pub log_salt: &'a str,
+    /// Kept from an imported queue; `None` takes the next number and the transaction's time.
+    pub original: Option<(i64, OffsetDateTime)>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct ClaimRow {
+    pub id: i64,
+    pub entry_id: i64,
+    pub category_id: i64,
+    pub status: String,
+    pub evidence_kind: String,
+    pub evidence_ref: String,
+    pub submitted_at: OffsetDateTime,
+    pub decided_by: Option<i64>,
+    pub expires_on: Option<Date>,
+    pub reason: String,
+}
+
+/// A waiting child as a round or a position read needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WaitingRow {
+    pub id: i64,
+    pub registration_no: i64,
+    pub registered_at: OffsetDateTime,
+    pub child_birth_date: Date,
+    pub language: String,
+    pub sibling_kindergarten_id: Option<i64>,
+    /// The highest class of the child's confirmed, unexpired claims (0 without one).
+    pub priority: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FreeGroupRow {
+    pub id: i64,
+    pub organization_id: i64,
+    pub age_band: String,
+    pub language: String,
+    pub capacity: i64,
+    pub enrolled: i64,
+    pub held: i64,
+}
+
+impl FreeGroupRow {
+    pub fn free(&self) -> i64 {
+        (self.capacity - self.enrolled - self.held).max(0)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct ReferralRow {
+    pub id: i64,
+    pub round_id: Option<i64>,
+    pub entry_id: i64,
+    pub group_id: i64,
+    pub issued_at: OffsetDateTime,
+    pub expires_on: Date,
+    pub status: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoundRow {
+    pub id: i64,
+    pub region_id: i64,
+    pub started_by: Option<i64>,
+    pub started_at: OffsetDateTime,
+    pub finished_at: OffsetDateTime,
+    pub reference_date: Date,
+    pub engine_version: String,
+    pub ranking: String,
+    pub input_digest: String,
+    pub children: i64,
+    pub groups_count: i64,
+    pub free_places: i64,
+    pub assigned: i64,
+    pub proposals: i64,
+    pub instance_meta: String,
+    pub instance_kindergartens: String,
+    pub instance_groups: String,
+    pub instance_children: String,
+}
+
+pub struct NewRound<'a> {
+    pub region_id: i64,
+    pub started_at: OffsetDateTime,
+    pub reference_date: Date,
+    pub engine_version: &'a str,
+    pub ranking: &'a str,
+    pub input_digest: &'a str,
+    pub children: i64,
+    pub groups: i64,
+    pub free_places: i64,
+    pub assigned: i64,
+    pub proposals: i64,
+    pub meta: &'a str,
+    pub kindergartens: &'a str,
+    pub group_rows: &'a str,
+    pub child_rows: &'a str,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct QueueLogRow {
+    pub region_id: i64,
+    pub seq: i64,
+    pub at: OffsetDateTime,
+    pub kind: String,
+    pub child_ref: Option<String>,
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl QueueLogRow {
+    pub fn content(&self) -> Result<QueueLogContent> {
+        Ok(QueueLogContent {
+            region_id: self.region_id,
+            seq: self.seq,
+            at: db_time(self.at).format(&Rfc3339).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            kind: self.kind.clone(),
+            child_ref: self.child_ref.clone(),
+            payload: self.payload.clone(),
+        })
+    }
+}
+
+
+macro_rules! entry_select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, region_id, registration_no, registered_at, child_iin, child_birth_date, child_name, \
+             applicant_user_id, applicant_relation, language, desired_start, channel, sibling_kindergarten_id, \
+             status, status_reason, log_salt FROM queue_entries ",
+            $tail
+        )
+    };
+}
+
+impl Db {
+    pub async fn queue_settings(&self, region: i64) -> Result<Option<QueueSettingsRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT region_id, max_preferences, bands, ranking, referral_term_amount, referral_term_unit, on_decline, on_expiry \
+             FROM queue_settings WHERE region_id = $1").bind(region).fetch_optional(p).await)?)
+    }
+
+    pub async fn priority_categories(&self, region: i64) -> Result<Vec<CategoryRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, region_id, code, class, name_kk, name_ru, name_en, evidence, clause FROM priority_categories \
+             WHERE region_id = $1 ORDER BY class DESC, id").bind(region).fetch_all(p).await)?)
+    }
+
+    pub async fn queue_entry(&self, id: i64) -> Result<Option<EntryRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(entry_select!("WHERE id = $1")).bind(id).fetch_optional(p).await)?)
+    }
+
+    pub async fn entries_of_applicant(&self, user: i64) -> Result<Vec<EntryRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(entry_select!("WHERE applicant_user_id = $1 ORDER BY id"))
+            .bind(user).fetch_all(p).await)?)
+    }
+
+    pub async fn entries_of_region(&self, region: i64) -> Result<Vec<EntryRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(entry_select!("WHERE region_id = $1 ORDER BY id"))
+            .bind(region).fetch_all(p).await)?)
+    }
+
+    pub async fn preferences(&self, entry: i64) -> Result<Vec<i64>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT kindergarten_id FROM queue_preferences WHERE entry_id = $1 ORDER BY rank")
+            .bind(entry).fetch_all(p).await)?)
+    }
+
+    pub async fn claims(&self, entry: i64) -> Result<Vec<ClaimRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at, decided_by, expires_on, reason \
+             FROM priority_claims WHERE entry_id = $1 ORDER BY id").bind(entry).fetch_all(p).await)?)
+    }
+
+    pub async fn claim(&self, id: i64) -> Result<Option<ClaimRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at, decided_by, expires_on, reason \
+             FROM priority_claims WHERE id = $1").bind(id).fetch_optional(p).await)?)
+    }
+
+    /// The waiting children of a region with their effective priority class on `today`.
+    pub async fn waiting_children(&self, region: i64, today: Date) -> Result<Vec<WaitingRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT e.id, e.registration_no, e.registered_at, e.child_birth_date, e.language, e.sibling_kindergarten_id, \
+             COALESCE((SELECT MAX(c.class) FROM priority_claims pc JOIN priority_categories c ON c.id = pc.category_id \
+                       WHERE pc.entry_id = e.id AND pc.status = 'confirmed' AND (pc.expires_on IS NULL OR pc.expires_on >= $2)), 0) AS priority \
+             FROM queue_entries e WHERE e.region_id = $1 AND e.status = 'waiting' ORDER BY e.id")
+            .bind(region).bind(today).fetch_all(p).await)?)
+    }
+
+    /// (entry, kindergarten) pairs of the waiting children of a region, in preference order.
+    pub async fn waiting_preferences(&self, region: i64) -> Result<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT p.entry_id, p.kindergarten_id FROM queue_preferences p JOIN queue_entries e ON e.id = p.entry_id \
+             WHERE e.region_id = $1 AND e.status = 'waiting' ORDER BY p.entry_id, p.rank")
+            .bind(region).fetch_all(p).await)?)
+    }
+
+    /// Every group of a region's kindergartens with the places held by live referrals.
+    pub async fn groups_with_holds(&self, region: i64) -> Result<Vec<FreeGroupRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT g.id, g.organization_id, g.age_band, g.language, g.capacity, g.enrolled, \
+             (SELECT COUNT(*) FROM referrals r WHERE r.group_id = g.id AND r.status IN ('open', 'accepted')) AS held \
+             FROM kindergarten_groups g JOIN organizations o ON o.id = g.organization_id \
+             WHERE o.region_id = $1 AND o.kind = 'kindergarten' ORDER BY g.id")
+            .bind(region).fetch_all(p).await)?)
+    }
+
+    pub async fn referral(&self, id: i64) -> Result<Option<ReferralRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, round_id, entry_id, group_id, issued_at, expires_on, status, reason FROM referrals WHERE id = $1")
+            .bind(id).fetch_optional(p).await)?)
+    }
+
+    pub async fn referrals_of_entry(&self, entry: i64) -> Result<Vec<ReferralRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, round_id, entry_id, group_id, issued_at, expires_on, status, reason FROM referrals WHERE entry_id = $1 ORDER BY id")
+            .bind(entry).fetch_all(p).await)?)
+    }
+
+    pub async fn referrals_of_round(&self, round: i64) -> Result<Vec<ReferralRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, round_id, entry_id, group_id, issued_at, expires_on, status, reason FROM referrals WHERE round_id = $1 ORDER BY entry_id")
+            .bind(round).fetch_all(p).await)?)
+    }
+
+    pub async fn round(&self, id: i64) -> Result<Option<RoundRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, region_id, started_by, started_at, finished_at, reference_date, engine_version, ranking, input_digest, \
+             children, groups_count, free_places, assigned, proposals, instance_meta, instance_kindergartens, instance_groups, \
+             instance_children FROM allocation_rounds WHERE id = $1").bind(id).fetch_optional(p).await)?)
+    }
+
+    pub async fn queue_log(&self, region: i64, after: i64, limit: i64) -> Result<Vec<QueueLogRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT region_id, seq, at, kind, child_ref, payload, prev_hash, hash FROM queue_log \
+             WHERE region_id = $1 AND seq > $2 ORDER BY seq LIMIT $3").bind(region).bind(after).bind(limit).fetch_all(p).await)?)
+    }
+
+    pub async fn queue_log_head(&self, region: i64) -> Result<(i64, String)> {
+        let head: Option<(i64, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT seq, last_hash FROM queue_log_head WHERE region_id = $1").bind(region).fetch_optional(p).await)?;
+        Ok(head.unwrap_or_else(|| (0, GENESIS.to_owned())))
+    }
+}
+
+impl WriteTx {
+    pub async fn insert_queue_settings(&mut self, region: i64, referral_term_amount: i64, referral_term_unit: &str) -> Result<()> {
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "INSERT INTO queue_settings (region_id, referral_term_amount, referral_term_unit) VALUES ($1, $2, $3)")
+            .bind(region).bind(referral_term_amount).bind(referral_term_unit).execute(c).await.map(|r| r.rows_affected()))
+            .map_err(conflict_as("queue settings"))?;
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "INSERT INTO queue_log_head (region_id, seq, last_hash) VALUES ($1, 0, $2)")
+            .bind(region).bind(GENESIS).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn update_queue_policies(&mut self, region: i64, term_amount: i64, term_unit: &str, on_decline: &str, on_expiry: &str, max_preferences: i64) -> Result<()> {
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE queue_settings SET referral_term_amount = $2, referral_term_unit = $3, on_decline = $4, on_expiry = $5, max_preferences = $6 WHERE region_id = $1")
+            .bind(region).bind(term_amount).bind(term_unit).bind(on_decline).bind(on_expiry).bind(max_preferences)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_priority_category(&mut self, region: i64, code: &str, class: i64, names: [&str; 3], evidence: &str, clause: &str) -> Result<i64> {
+        Ok(on_tx!(&mut self.tx, c => sqlx::query_scalar(
+            "INSERT INTO priority_categories (region_id, code, class, name_kk, name_ru, name_en, evidence, clause) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(region).bind(code).bind(class).bind(names[0]).bind(names[1]).bind(names[2]).bind(evidence).bind(clause)
+            .fetch_one(c).await).map_err(conflict_as("priority category"))?)
+    }
+
+    /// Adds a registration: takes the region's next registration number (or keeps an imported
+    /// one); a second active registration of the same child in the region is a conflict.
+    pub async fn insert_queue_entry(&mut self, e: &NewEntry<'_>) -> Result<(i64, i64)> {
+        let now = self.now();
+        let (number, at) = match e.original {
+            Some((n, at)) => {
+                on_tx!(&mut self.tx, c => sqlx::query(
+                    "UPDATE queue_settings SET next_registration_no = CASE WHEN next_registration_no > $2 THEN next_registration_no ELSE $2 + 1 END WHERE region_id = $1")
+                    .bind(e.region_id).bind(n).execute(c).await.map(|r| r.rows_affected()))?;
+                (n, db_time(at))
+            }
+            None => {
+                let n: i64 = on_tx!(&mut self.tx, c => sqlx::query_scalar(
+                    "UPDATE queue_settings SET next_registration_no = next_registration_no + 1 WHERE region_id = $1 RETURNING next_registration_no - 1")
+                    .bind(e.region_id).fetch_optional(c).await)?
+                    .ok_or(StoreError::NotFound("queue settings of the region"))?;
+                (n, now)
+            }
+        };
+        let id: i64 = on_tx!(&mut self.tx, c => sqlx::query_scalar(
+            "INSERT INTO queue_entries (region_id, registration_no, registered_at, child_iin, child_birth_date, child_name, \
+             applicant_user_id, applicant_relation, language, desired_start, channel, accepted_by, sibling_kindergarten_id, status, log_salt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'waiting', $14) RETURNING id")
+            .bind(e.region_id).bind(number).bind(at).bind(e.child_iin).bind(e.child_birth_date).bind(e.child_name)
+            .bind(e.applicant_user_id).bind(e.applicant_relation).bind(e.language).bind(e.desired_start).bind(e.channel)
+            .bind(e.accepted_by).bind(e.sibling_kindergarten_id).bind(e.log_salt)
+            .fetch_one(c).await).map_err(conflict_as("active registration of this child in the region"))?;
+        Ok((id, number))
+    }
+
+    pub async fn set_preferences(&mut self, entry: i64, kindergartens: &[i64]) -> Result<()> {
+        on_tx!(&mut self.tx, c => sqlx::query("DELETE FROM queue_preferences WHERE entry_id = $1")
+            .bind(entry).execute(c).await.map(|r| r.rows_affected()))?;
+        for (i, k) in kindergartens.iter().enumerate() {
+            on_tx!(&mut self.tx, c => sqlx::query(
+                "INSERT INTO queue_preferences (entry_id, rank, kindergarten_id) VALUES ($1, $2, $3)")
+                .bind(entry).bind(i as i64 + 1).bind(*k).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    pub async fn set_entry_language(&mut self, entry: i64, language: &str) -> Result<()> {
+        on_tx!(&mut self.tx, c => sqlx::query("UPDATE queue_entries SET language = $2 WHERE id = $1")
+            .bind(entry).bind(language).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Moves an entry from `from` to `to`; `false` when it was not in `from` (someone else moved it).
+    pub async fn move_entry(&mut self, entry: i64, from: &str, to: &str, reason: &str) -> Result<bool> {
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE queue_entries SET status = $3, status_reason = $4 WHERE id = $1 AND status = $2")
+            .bind(entry).bind(from).bind(to).bind(reason).execute(c).await.map(|r| r.rows_affected()))
+            .map_err(conflict_as("active registration of this child in the region"))?;
+        Ok(n == 1)
+    }
+
+    pub async fn insert_claim(&mut self, entry: i64, category: i64, evidence_kind: &str, evidence_ref: &str) -> Result<i64> {
+        let now = self.now();
+        Ok(on_tx!(&mut self.tx, c => sqlx::query_scalar(
+            "INSERT INTO priority_claims (entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at) \
+             VALUES ($1, $2, 'pending', $3, $4, $5) RETURNING id")
+            .bind(entry).bind(category).bind(evidence_kind).bind(evidence_ref).bind(now).fetch_one(c).await)?)
+    }
+
+    /// Decides a claim that is in `from`; `false` if it was not.
+    pub async fn decide_claim(&mut self, claim: i64, from: &str, to: &str, expires_on: Option<Date>, reason: &str) -> Result<bool> {
+        let (now, by) = (self.now(), self.actor().map(|u| u.0));
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE priority_claims SET status = $3, decided_by = $4, decided_at = $5, expires_on = COALESCE($6, expires_on), reason = $7 \
+             WHERE id = $1 AND status = $2")
+            .bind(claim).bind(from).bind(to).bind(by).bind(now).bind(expires_on).bind(reason)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Marks confirmed claims of a region that ended before `today` as expired; returns (claim, entry).
+    pub async fn expire_claims(&mut self, region: i64, today: Date) -> Result<Vec<(i64, i64)>> {
+        let now = self.now();
+        Ok(on_tx!(&mut self.tx, c => sqlx::query_as(
+            "UPDATE priority_claims SET status = 'expired', decided_at = $3 \
+             WHERE status = 'confirmed' AND expires_on < $2 \
+             AND entry_id IN (SELECT id FROM queue_entries WHERE region_id = $1) RETURNING id, entry_id")
+            .bind(region).bind(today).bind(now).fetch_all(c).await)?)
+    }
+
+    /// Takes the region's round lock for `token` until `until`, unless a live round holds it.
+    pub async fn take_round_lock(&mut self, region: i64, token: &str, until: OffsetDateTime) -> Result<bool> {
+        let now = self.now();
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE queue_settings SET round_lock = $2, round_lock_until = $3 \
+             WHERE region_id = $1 AND (round_lock IS NULL OR round_lock_until < $4)")
+            .bind(region).bind(token).bind(db_time(until)).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn release_round_lock(&mut self, region: i64, token: &str) -> Result<bool> {
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE queue_settings SET round_lock = NULL, round_lock_until = NULL WHERE region_id = $1 AND round_lock = $2")
+            .bind(region).bind(token).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn insert_round(&mut self, r: &NewRound<'_>) -> Result<i64> {
+        let (now, by) = (self.now(), self.actor().map(|u| u.0));
+        Ok(on_tx!(&mut self.tx, c => sqlx::query_scalar(
+            "INSERT INTO allocation_rounds (region_id, started_by, started_at, finished_at, reference_date, engine_version, ranking, \
+             input_digest, children, groups_count, free_places, assigned, proposals, instance_meta, instance_kindergartens, \
+             instance_groups, instance_children) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id")
+            .bind(r.region_id).bind(by).bind(db_time(r.started_at)).bind(now).bind(r.reference_date).bind(r.engine_version)
+            .bind(r.ranking).bind(r.input_digest).bind(r.children).bind(r.groups).bind(r.free_places).bind(r.assigned)
+            .bind(r.proposals).bind(r.meta).bind(r.kindergartens).bind(r.group_rows).bind(r.child_rows)
+            .fetch_one(c).await)?)
+    }
+
+    pub async fn insert_referral(&mut self, round: Option<i64>, entry: i64, group: i64, expires_on: Date) -> Result<i64> {
+        let now = self.now();
+        Ok(on_tx!(&mut self.tx, c => sqlx::query_scalar(
+            "INSERT INTO referrals (round_id, entry_id, group_id, issued_at, expires_on, status) VALUES ($1, $2, $3, $4, $5, 'open') RETURNING id")
+            .bind(round).bind(entry).bind(group).bind(now).bind(expires_on).fetch_one(c).await)
+            .map_err(conflict_as("live referral of this child"))?)
+    }
+
+    /// Moves a referral from `from` to `to`; `false` when it was not in `from`.
+    pub async fn move_referral(&mut self, referral: i64, from: &str, to: &str, reason: &str) -> Result<bool> {
+        let (now, by) = (self.now(), self.actor().map(|u| u.0));
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE referrals SET status = $3, decided_at = $4, decided_by = $5, reason = $6 WHERE id = $1 AND status = $2")
+            .bind(referral).bind(from).bind(to).bind(now).bind(by).bind(reason).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Lapses every open referral whose last day is before `today`; returns (referral, entry, region).
+    /// One statement: two servers running it at once each lapse a referral at most once between them.
+    pub async fn expire_referrals(&mut self, today: Date) -> Result<Vec<(i64, i64, i64)>> {
+        let now = self.now();
+        let lapsed: Vec<(i64, i64)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "UPDATE referrals SET status = 'expired', decided_at = $2, reason = 'term ended' \
+             WHERE status = 'open' AND expires_on < $1 RETURNING id, entry_id")
+            .bind(today).bind(now).fetch_all(c).await)?;
+        let mut out = Vec::with_capacity(lapsed.len());
+        for (id, entry) in lapsed {
+            let region: i64 = on_tx!(&mut self.tx, c => sqlx::query_scalar("SELECT region_id FROM queue_entries WHERE id = $1")
+                .bind(entry).fetch_one(c).await)?;
+            out.push((id, entry, region));
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Records the contract and counts the child in the group; `false` if the group is full.
+    pub async fn insert_enrolment(&mut self, referral: i64, entry: i64, group: i64, contract_no: &str, contract_date: Date) -> Result<bool> {
+        let (now, by) = (self.now(), self.actor().map(|u| u.0));
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE kindergarten_groups SET enrolled = enrolled + 1 WHERE id = $1 AND enrolled < capacity")
+            .bind(group).execute(c).await.map(|r| r.rows_affected()))?;
+        if n != 1 {
+            return Ok(false);
+        }
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "INSERT INTO enrolments (referral_id, entry_id, group_id, contract_no, contract_date, enrolled_at, enrolled_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(referral).bind(entry).bind(group).bind(contract_no).bind(contract_date).bind(now).bind(by)
+            .execute(c).await.map(|r| r.rows_affected())).map_err(conflict_as("enrolment under this referral"))?;
+        Ok(true)
+    }
+
+    /// Appends an event to the region's queue log, chained to the one before it.
+    pub async fn append_queue_event(&mut self, region: i64, kind: &str, child_ref: Option<&str>, payload: &serde_json::Value) -> Result<i64> {
+        let (seq, prev): (i64, String) = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "UPDATE queue_log_head SET seq = seq + 1 WHERE region_id = $1 RETURNING seq, last_hash")
+            .bind(region).fetch_optional(c).await)?
+            .ok_or(StoreError::NotFound("queue log of the region"))?;
+        let at = self.now();
+        let content = QueueLogContent {
+            region_id: region,
+            seq,
+            at: at.format(&Rfc3339).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            kind: kind.to_owned(),
+            child_ref: child_ref.map(str::to_owned),
+            payload: payload.to_string(),
+        };
+        let hash = content.hash(&prev);
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "INSERT INTO queue_log (region_id, seq, at, kind, child_ref, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(region).bind(seq).bind(at).bind(kind).bind(child_ref).bind(&content.payload).bind(&prev).bind(&hash)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(&mut self.tx, c => sqlx::query("UPDATE queue_log_head SET last_hash = $2 WHERE region_id = $1")
+            .bind(region).bind(&hash).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(seq)
+    }
+}
