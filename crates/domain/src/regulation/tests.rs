@@ -593,3 +593,51 @@ fn steps_without_terms_add_nothing_and_unknown_channels_are_errors() {
     );
     assert_eq!(err, Err(DeadlineError::UnknownChannel("fax".to_owned())));
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever line is removed from a valid file, parsing never panics and every problem
+        /// points at a line of the damaged file.
+        #[test]
+        fn removing_any_line_gives_a_definition_or_problems_on_real_lines(n in 0usize..120) {
+            let lines: Vec<&str> = VALID.lines().collect();
+            let n = n % lines.len();
+            let damaged: String = lines
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != n)
+                .map(|(_, l)| format!("{l}\n"))
+                .collect();
+            if let Err(DefinitionErrors(ps)) = parse_service("t.toml", &damaged) {
+                prop_assert!(!ps.is_empty());
+                let count = damaged.lines().count();
+                for p in ps {
+                    prop_assert!(p.line >= 1 && p.line <= count + 1, "{p} outside 1..={count}");
+                }
+            }
+        }
+
+        /// Adding minutes to a step never makes the path due earlier.
+        #[test]
+        fn a_longer_step_never_makes_the_path_due_earlier(extra in 0u32..2000, hour in 0u8..24) {
+            let def = s2();
+            let mut longer = def.base.clone();
+            let step = &mut longer.channels[0].steps[1];
+            let term = step.duration.expect("S2 steps have terms");
+            step.duration = Some(Term { amount: term.amount + extra, ..term });
+            let start = time::PrimitiveDateTime::new(
+                time::macros::date!(2025 - 03 - 05),
+                time::Time::from_hms(hour, 0, 0).expect("valid hour"),
+            );
+            let cal = kz_2025();
+            let hours = PathHours::default();
+            let a = effective_deadline(&def.base, "office", start, &cal, &hours).expect("2025");
+            let b = effective_deadline(&longer, "office", start, &cal, &hours).expect("2025");
+            prop_assert!(a.due <= b.due);
+        }
+    }
+}
