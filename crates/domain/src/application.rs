@@ -71,12 +71,36 @@ pub enum Responsible {
     FrontOffice,
 }
 
+/// Who makes a transition: an official acting under their roles, or the information system
+/// itself for the steps a regulation gives to it (000 R1 §14 process 6: the request is
+/// registered in the provider's workstation; a result sent to the personal cabinet).
+#[derive(Clone, Copy, Debug)]
+pub enum Actor<'a> {
+    Official(&'a Principal),
+    System,
+}
+
+impl<'a> From<&'a Principal> for Actor<'a> {
+    fn from(p: &'a Principal) -> Self {
+        Actor::Official(p)
+    }
+}
+
+impl Actor<'_> {
+    fn user(self) -> Option<UserId> {
+        match self {
+            Actor::Official(p) => Some(p.user),
+            Actor::System => None,
+        }
+    }
+}
+
 /// One step of the effective step list, as the application follows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteStep {
     /// The clause the step encodes, e.g. `002 R1 §8(3)`.
     pub clause: String,
-    pub performer: Role,
+    pub performer: Performer,
     pub organization: Responsible,
     /// `None` where the regulation gives the step no term (the front-office hand-overs).
     pub term: Option<Term>,
@@ -105,10 +129,6 @@ pub enum RouteError {
     NoResult,
     #[error("the service is not offered through channel `{0}` here")]
     NoChannel(String),
-    #[error(
-        "step {clause} closes a milestone but is performed by an information system, not a person"
-    )]
-    SystemCloses { clause: String },
 }
 
 /// The effective step list of one service variant on one channel, with what it produces.
@@ -187,8 +207,8 @@ impl Route {
                 {
                     intake = Some(RouteStep {
                         clause: s.cites.clone(),
-                        performer: role,
-                        organization: responsible(role),
+                        performer: Performer::Role(role),
+                        organization: responsible(s.performer),
                         term: s.duration,
                         refusal_grounds: s.may_refuse.clone(),
                         closes: Milestone::Registration,
@@ -196,15 +216,10 @@ impl Route {
                 }
                 continue;
             };
-            let Performer::Role(role) = s.performer else {
-                return Err(RouteError::SystemCloses {
-                    clause: s.cites.clone(),
-                });
-            };
             steps.push(RouteStep {
                 clause: s.cites.clone(),
-                performer: role,
-                organization: responsible(role),
+                performer: s.performer,
+                organization: responsible(s.performer),
                 term: s.duration,
                 refusal_grounds: s.may_refuse.clone(),
                 closes,
@@ -288,7 +303,8 @@ pub struct Receipt {
     /// When the result is promised: every remaining step taking its full term.
     pub issue_by: Option<Due>,
     pub issue_place: String,
-    pub accepted_by: UserId,
+    /// `None` where the information system registered it (a portal request).
+    pub accepted_by: Option<UserId>,
 }
 
 /// What the executor draws up: the result, or a reasoned refusal on listed grounds.
@@ -346,8 +362,9 @@ pub enum EventKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub at: PrimitiveDateTime,
-    pub by: UserId,
-    pub role: Role,
+    /// `None` for the information system.
+    pub by: Option<UserId>,
+    pub performer: Performer,
     /// Index into the route's steps of the step the event belongs to.
     pub step: usize,
     pub kind: EventKind,
@@ -357,8 +374,8 @@ pub struct Event {
 /// rest.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
-    #[error("step {clause} is performed by {required} of the responsible organization")]
-    NotPerformer { clause: String, required: Role },
+    #[error("step {clause} is performed by {} of the responsible organization", .required.as_str())]
+    NotPerformer { clause: String, required: Performer },
     #[error("the application is assigned to another executor")]
     NotAssignee,
     #[error("{attempted} is not the next action of an application that is {state}")]
@@ -440,27 +457,38 @@ impl Case {
         }
     }
 
-    /// Checks that `by` may act on the open step now: the step's performer role in the
-    /// responsible organization and, once an executor is assigned, the executor in person for
-    /// the executor's role. The signature is the executor's act too: 002 R1 §8(3) has the
-    /// specialist obtain it ("подписывает у руководителя"); the head's own signature on the
-    /// document is the signature layer's concern.
-    fn check_actor(&self, by: &Principal, at: PrimitiveDateTime) -> Result<Role, TransitionError> {
+    /// Checks that `by` may act on the open step now: the information system for its own
+    /// steps; otherwise the step's performer role in the responsible organization and, once an
+    /// executor is assigned, the executor in person for the executor's role. The signature is
+    /// the executor's act too: 002 R1 §8(3) has the specialist obtain it ("подписывает у
+    /// руководителя"); the head's own signature on the document is the signature layer's concern.
+    fn check_actor(
+        &self,
+        by: Actor<'_>,
+        at: PrimitiveDateTime,
+    ) -> Result<Performer, TransitionError> {
         let step = &self.route.steps[self.open_step()];
         let required = step.performer;
-        let (org, _) = self.organization(step)?;
-        let holds = by
-            .memberships
-            .iter()
-            .any(|m| m.role == required && m.organization.is_some_and(|o| o.id == org));
-        if !holds {
-            return Err(TransitionError::NotPerformer {
-                clause: step.clause.clone(),
-                required,
-            });
-        }
-        if self.executor.is_some_and(|e| e != by.user) && self.executor_role() == required {
-            return Err(TransitionError::NotAssignee);
+        let not_performer = || TransitionError::NotPerformer {
+            clause: step.clause.clone(),
+            required,
+        };
+        match (required, by) {
+            (Performer::System, Actor::System) => {}
+            (Performer::Role(role), Actor::Official(p)) => {
+                let (org, _) = self.organization(step)?;
+                let holds = p
+                    .memberships
+                    .iter()
+                    .any(|m| m.role == role && m.organization.is_some_and(|o| o.id == org));
+                if !holds {
+                    return Err(not_performer());
+                }
+                if self.executor.is_some_and(|e| e != p.user) && self.executor_role() == required {
+                    return Err(TransitionError::NotAssignee);
+                }
+            }
+            _ => return Err(not_performer()),
         }
         if self.history.last().is_some_and(|e| at < e.at) {
             return Err(TransitionError::BeforePrevious);
@@ -468,17 +496,22 @@ impl Case {
         Ok(required)
     }
 
-    /// The role of the step right after the resolution: whom the head assigns.
-    fn executor_role(&self) -> Role {
+    fn executor_role(&self) -> Performer {
         self.route.steps[self.route.step_for(Milestone::Preparation)].performer
     }
 
-    fn record(&mut self, by: &Principal, role: Role, at: PrimitiveDateTime, kind: EventKind) {
+    fn record(
+        &mut self,
+        by: Actor<'_>,
+        performer: Performer,
+        at: PrimitiveDateTime,
+        kind: EventKind,
+    ) {
         let step = self.open_step();
         self.history.push(Event {
             at,
-            by: by.user,
-            role,
+            by: by.user(),
+            performer,
             step,
             kind,
         });
@@ -550,9 +583,10 @@ impl Case {
     }
 }
 
-/// Operators belong to the front office; every other staff role to the provider.
-fn responsible(role: Role) -> Responsible {
-    if role == Role::Operator {
+/// Operators belong to the front office; every other staff role, and the information system
+/// that registers and issues for the provider, to the provider.
+fn responsible(performer: Performer) -> Responsible {
+    if performer == Performer::Role(Role::Operator) {
         Responsible::FrontOffice
     } else {
         Responsible::Provider
@@ -586,10 +620,9 @@ pub fn refuse_intake(
         .ok_or_else(|| TransitionError::RefusalNotAllowed {
             clause: format!("intake of channel `{}`", route.channel),
         })?;
-    let holds = by
-        .memberships
-        .iter()
-        .any(|m| m.role == step.performer && m.organization.is_some_and(|o| o.id == office));
+    let holds = by.memberships.iter().any(|m| {
+        Performer::Role(m.role) == step.performer && m.organization.is_some_and(|o| o.id == office)
+    });
     if !holds {
         return Err(TransitionError::NotPerformer {
             clause: step.clause.clone(),
@@ -625,7 +658,7 @@ fn resume_after(due: Due) -> PrimitiveDateTime {
 /// open step, reaches the milestone. The original stays untouched if anything fails.
 fn advance(
     case: &Case,
-    by: &Principal,
+    by: Actor<'_>,
     milestone: Milestone,
     at: PrimitiveDateTime,
     kind: EventKind,
@@ -729,8 +762,8 @@ pub fn file(
     case.timings.push(first);
     case.history.push(Event {
         at,
-        by: applicant,
-        role: Role::Citizen,
+        by: Some(applicant),
+        performer: Performer::Role(Role::Citizen),
         step: 0,
         kind: EventKind::Filed,
     });
@@ -752,13 +785,14 @@ impl Filed {
     }
 
     /// Registers the application in the journal and gives the receipt (002 R2 §8(1)).
-    pub fn register(
+    pub fn register<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         intake: Intake,
         calendar: &Calendar,
     ) -> Result<Registered, Rejected<Filed>> {
+        let by: Actor<'_> = by.into();
         let kind = EventKind::Registered {
             number: intake.number,
         };
@@ -777,19 +811,20 @@ impl Filed {
             documents: intake.documents,
             issue_by,
             issue_place: intake.issue_place,
-            accepted_by: by.user,
+            accepted_by: by.user(),
         };
         Ok(Registered { case, receipt })
     }
 
     /// Refuses before registration, where the registration step may refuse (an incomplete
     /// package at the State Corporation: 002 R1 §10, refusal receipt by the Standard's form).
-    pub fn refuse(
+    pub fn refuse<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         grounds: &str,
     ) -> Result<Refused, Rejected<Filed>> {
+        let by: Actor<'_> = by.into();
         match end_refused(&self.case, None, by, at, grounds) {
             Ok(refused) => Ok(refused),
             Err(e) => Err(reject(self, e)),
@@ -806,13 +841,14 @@ impl Registered {
     }
 
     /// The head's resolution: assigns the executor (002 R1 §8(2)).
-    pub fn assign(
+    pub fn assign<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         executor: UserId,
         calendar: &Calendar,
     ) -> Result<Assigned, Rejected<Registered>> {
+        let by: Actor<'_> = by.into();
         let kind = EventKind::Assigned { executor };
         match advance(&self.case, by, Milestone::Resolution, at, kind, calendar) {
             Ok(mut case) => {
@@ -827,12 +863,13 @@ impl Registered {
     }
 
     /// Refuses at the resolution step, where that step may refuse.
-    pub fn refuse(
+    pub fn refuse<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         grounds: &str,
     ) -> Result<Refused, Rejected<Registered>> {
+        let by: Actor<'_> = by.into();
         match end_refused(&self.case, Some(&self.receipt), by, at, grounds) {
             Ok(refused) => Ok(refused),
             Err(e) => Err(reject(self, e)),
@@ -850,11 +887,12 @@ impl Assigned {
 
     /// The assigned executor takes the application into work. Reaches no milestone: the
     /// executor's term already runs from the resolution.
-    pub fn start_processing(
+    pub fn start_processing<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
     ) -> Result<Processing, Rejected<Assigned>> {
+        let by: Actor<'_> = by.into();
         let role = match self.case.check_actor(by, at) {
             Ok(role) => role,
             Err(e) => return Err(reject(self, e)),
@@ -878,13 +916,14 @@ impl Processing {
 
     /// The executor draws up the result, or a reasoned refusal where the step may refuse
     /// (002 R4 §8(3): "результат ... либо мотивированный ответ об отказе").
-    pub fn prepare(
+    pub fn prepare<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         decision: Decision,
         calendar: &Calendar,
     ) -> Result<Prepared, Rejected<Processing>> {
+        let by: Actor<'_> = by.into();
         let valid = match &decision {
             Decision::Grant { result } if !self.case.route.results.contains(result) => {
                 Err(TransitionError::UnknownResult(result.clone()))
@@ -916,12 +955,13 @@ impl Prepared {
     }
 
     /// The result is signed (002 R1 §8(3): the specialist "подписывает у руководителя").
-    pub fn sign(
+    pub fn sign<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         calendar: &Calendar,
     ) -> Result<Signed, Rejected<Prepared>> {
+        let by: Actor<'_> = by.into();
         match advance(
             &self.case,
             by,
@@ -956,12 +996,13 @@ impl Signed {
     }
 
     /// Hands the signed result or refusal over (002 R1 §8(4)); the application ends.
-    pub fn issue(
+    pub fn issue<'a>(
         self,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         calendar: &Calendar,
     ) -> Result<Outcome, Rejected<Signed>> {
+        let by: Actor<'_> = by.into();
         let kind = match &self.decision {
             Decision::Grant { .. } => EventKind::Issued,
             Decision::Refuse { grounds } => EventKind::Refused {
@@ -1023,7 +1064,7 @@ impl Refused {
 fn end_refused(
     case: &Case,
     receipt: Option<&Receipt>,
-    by: &Principal,
+    by: Actor<'_>,
     at: PrimitiveDateTime,
     grounds: &str,
 ) -> Result<Refused, TransitionError> {
@@ -1137,13 +1178,14 @@ impl Application {
 
     /// Applies `command`; a command that is not the next one for this state is
     /// [`TransitionError::OutOfOrder`].
-    pub fn act(
+    pub fn act<'a>(
         self,
         command: Command,
-        by: &Principal,
+        by: impl Into<Actor<'a>>,
         at: PrimitiveDateTime,
         calendar: &Calendar,
     ) -> Result<Application, Rejected<Application>> {
+        let by: Actor<'_> = by.into();
         use Application as A;
         fn up<S, T>(
             r: Result<T, Rejected<S>>,
@@ -1209,7 +1251,7 @@ pub struct OverdueStep {
     /// Index into the route's steps.
     pub step: usize,
     pub clause: String,
-    pub performer: Role,
+    pub performer: Performer,
     pub started: PrimitiveDateTime,
     pub due: Due,
 }
@@ -1309,7 +1351,7 @@ mod tests {
     ) -> RouteStep {
         RouteStep {
             clause: clause.to_owned(),
-            performer,
+            performer: Performer::Role(performer),
             organization: Responsible::Provider,
             term: Some(Term { amount, unit }),
             refusal_grounds: Vec::new(),
@@ -1419,7 +1461,7 @@ mod tests {
             .unwrap();
         let receipt = registered.receipt().clone();
         assert_eq!(receipt.number, JournalNumber(17));
-        assert_eq!(receipt.accepted_by, CLERK);
+        assert_eq!(receipt.accepted_by, Some(CLERK));
         assert_eq!(receipt.service, "S3");
         // 15 minutes for the head, then 2 working days: 21–25 March 2025 are Nauryz and its
         // carried-over days, so 26 and 27 March count; the hand-over day is 28 March.
@@ -1474,17 +1516,22 @@ mod tests {
                 .iter()
                 .all(|t| t.completed.is_some() && !t.completed_late())
         );
-        let kinds: Vec<_> = case.history().iter().map(|e| (e.step, e.role)).collect();
+        let kinds: Vec<_> = case
+            .history()
+            .iter()
+            .map(|e| (e.step, e.performer))
+            .collect();
+        let role = Performer::Role;
         assert_eq!(
             kinds,
             [
-                (0, Role::Citizen),
-                (0, Role::Clerk),
-                (1, Role::Head),
-                (2, Role::Specialist),
-                (2, Role::Specialist),
-                (2, Role::Specialist),
-                (3, Role::Clerk),
+                (0, role(Role::Citizen)),
+                (0, role(Role::Clerk)),
+                (1, role(Role::Head)),
+                (2, role(Role::Specialist)),
+                (2, role(Role::Specialist)),
+                (2, role(Role::Specialist)),
+                (3, role(Role::Clerk)),
             ]
         );
         assert!(overdue_steps(case, datetime!(2025-04-30 12:00)).is_empty());
@@ -1542,7 +1589,7 @@ mod tests {
             rejected.error,
             TransitionError::NotPerformer {
                 clause: "002 R1 §5(1), §6(1), §8(1)".to_owned(),
-                required: Role::Clerk
+                required: Performer::Role(Role::Clerk)
             }
         );
         assert_eq!(*rejected.state, before);
@@ -1646,7 +1693,10 @@ mod tests {
         assert!(overdue_steps(filed.case(), datetime!(2025-03-20 10:15)).is_empty());
         let late = overdue_steps(filed.case(), datetime!(2025-03-20 10:16));
         assert_eq!(late.len(), 1);
-        assert_eq!((late[0].step, late[0].performer), (0, Role::Clerk));
+        assert_eq!(
+            (late[0].step, late[0].performer),
+            (0, Performer::Role(Role::Clerk))
+        );
 
         // The specialist's 2 working days end on 27 March: the whole day is still on time.
         let processing = processing_on_20_march();
@@ -1712,6 +1762,102 @@ mod tests {
     }
 
     #[test]
+    fn steps_of_the_information_system_are_made_by_the_system_alone() {
+        use DurationUnit::*;
+        // 000 R1 through the portal: the system registers the request (§14 process 6) and
+        // sends the result to the personal cabinet; officials decide in between.
+        let mut register = step(
+            "000 R1 §14 process 6",
+            Role::Clerk,
+            1,
+            WorkingMinutes,
+            Milestone::Registration,
+        );
+        register.performer = Performer::System;
+        register.term = None;
+        let mut deliver = step(
+            "000 R1 §14 process 8",
+            Role::Clerk,
+            1,
+            WorkingMinutes,
+            Milestone::Issue,
+        );
+        deliver.performer = Performer::System;
+        deliver.term = None;
+        let route = Route::new(
+            "S1",
+            "000-2018",
+            "portal",
+            vec![
+                register,
+                step(
+                    "000 R1 §8(2)",
+                    Role::Head,
+                    10,
+                    WorkingMinutes,
+                    Milestone::Resolution,
+                ),
+                step(
+                    "000 R1 §8(3)",
+                    Role::Specialist,
+                    20,
+                    WorkingMinutes,
+                    Milestone::Signature,
+                ),
+                deliver,
+            ],
+            vec!["queue_notification".to_owned()],
+        )
+        .unwrap();
+        let at = datetime!(2025-03-20 10:00);
+        let filed = file(route, offices(), APPLICANT, at, kz()).unwrap();
+        let rejected = filed.register(&clerk(), at, intake(), kz()).unwrap_err();
+        assert_eq!(
+            rejected.error,
+            TransitionError::NotPerformer {
+                clause: "000 R1 §14 process 6".to_owned(),
+                required: Performer::System
+            }
+        );
+        let registered = (*rejected.state)
+            .register(Actor::System, at, intake(), kz())
+            .unwrap();
+        assert_eq!(registered.receipt().accepted_by, None);
+        assert_eq!(registered.case().history()[1].by, None);
+        let signed = registered
+            .assign(&head(), datetime!(2025-03-20 10:05), SPECIALIST, kz())
+            .unwrap()
+            .start_processing(&specialist(), datetime!(2025-03-20 10:06))
+            .unwrap()
+            .prepare(
+                &specialist(),
+                datetime!(2025-03-20 10:20),
+                Decision::Grant {
+                    result: "queue_notification".to_owned(),
+                },
+                kz(),
+            )
+            .unwrap()
+            .sign(&specialist(), datetime!(2025-03-20 10:21), kz())
+            .unwrap();
+        // An official cannot stand in for the system's delivery either.
+        let rejected = signed
+            .issue(&clerk(), datetime!(2025-03-20 10:22), kz())
+            .unwrap_err();
+        assert!(matches!(
+            rejected.error,
+            TransitionError::NotPerformer {
+                required: Performer::System,
+                ..
+            }
+        ));
+        let outcome = (*rejected.state)
+            .issue(Actor::System, datetime!(2025-03-20 10:22), kz())
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Issued(_)));
+    }
+
+    #[test]
     fn s3_has_no_office_channel_to_file_through() {
         // 002 R1 §1: State Corporation and portal only.
         assert_eq!(
@@ -1722,7 +1868,7 @@ mod tests {
         let performers: Vec<_> = portal.steps().iter().map(|s| s.performer).collect();
         assert_eq!(
             performers,
-            [Role::Clerk, Role::Head, Role::Specialist, Role::Clerk]
+            [Role::Clerk, Role::Head, Role::Specialist, Role::Clerk].map(Performer::Role)
         );
     }
 
@@ -1743,7 +1889,7 @@ mod tests {
         assert!(matches!(
             err,
             Err(TransitionError::NotPerformer {
-                required: Role::Operator,
+                required: Performer::Role(Role::Operator),
                 ..
             })
         ));
