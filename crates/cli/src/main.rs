@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod allocate;
 mod calendar_cmd;
 mod catalog_cmd;
+mod eds_cmd;
 mod server_cmd;
 
 #[derive(Parser)]
@@ -33,6 +34,8 @@ enum Command {
     CheckRound(allocate::CheckRoundArgs),
     /// Benchmark the allocator on generated instances (needs python3 with numpy).
     Bench(allocate::BenchArgs),
+    /// Electronic digital signatures: verify a CMS signature against the national CA's roots.
+    Eds(eds_cmd::EdsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,5 +54,6 @@ fn main() -> anyhow::Result<()> {
         Command::CheckRound(args) => allocate::run_check_round(args),
         Command::Bench(args) => allocate::run_bench(args),
         Command::Catalog(args) => catalog_cmd::run(args),
+        Command::Eds(args) => eds_cmd::run(args),
     }
 }

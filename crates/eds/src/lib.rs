@@ -20,9 +20,11 @@ pub use algorithms::{AlgorithmError, AlgorithmSuite, RustCryptoSuite};
 pub use crl::{CrlDirectory, CrlSource, CrlSourceError, RevocationPolicy, StaticCrls};
 pub use verdict::{Reason, RevocationStatus, Signer, Verdict};
 
+pub use x509_cert::Certificate;
+
 use kezek_domain::identity::Iin;
 use time::OffsetDateTime;
-use x509_cert::Certificate;
+
 
 /// What the signer's key must be meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -377,3 +377,8 @@ pub fn with_rsa_encryption_oid(cms: &[u8]) -> Vec<u8> {
 pub fn without_certificates(cms: &[u8]) -> Vec<u8> {
     edit_signed_data(cms, |sd| sd.certificates = None)
 }
+
+/// `der` as a PEM block with `label` (`CERTIFICATE`, `X509 CRL`, `CMS`).
+pub fn pem(label: &str, der: &[u8]) -> String {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).expect("PEM encoding")
+}

@@ -1,0 +1,149 @@
+//! `kezek eds verify`: check one electronic signature against the configured national CA
+//! roots and CRLs, print the JSON verdict, exit 0 only when it is valid.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use kezek_domain::identity::Iin;
+use kezek_eds::{KeyPurpose, Request, RevocationPolicy, StaticCrls, TrustStore, Verifier, decode};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Args)]
+pub struct EdsArgs {
+    #[command(subcommand)]
+    command: EdsCommand,
+}
+
+#[derive(Subcommand)]
+enum EdsCommand {
+    /// Verify a CMS/PKCS#7 signature (DER, PEM or base64); prints a JSON verdict and exits
+    /// 0 only when the signature is valid.
+    Verify(VerifyArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CrlPolicyArg {
+    /// A certificate whose issuer has no current CRL makes the signature invalid.
+    Require,
+    /// Accept it, reporting `"revocation": "unknown"` in the verdict.
+    AllowMissing,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PurposeArg {
+    /// Signing a document or application (EKU emailProtection).
+    Signing,
+    /// Logging in with a signed challenge (EKU clientAuth).
+    Login,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Folder of trusted root certificates (DER or PEM, e.g. the national CA's .cer files).
+    #[arg(long, value_name = "DIR")]
+    roots: PathBuf,
+    /// Folder of intermediate certificates used when the signature does not carry them.
+    #[arg(long, value_name = "DIR")]
+    intermediates: Option<PathBuf>,
+    /// A CRL file (DER or PEM); repeat for each issuer, base and delta.
+    #[arg(long = "crl", value_name = "FILE")]
+    crls: Vec<PathBuf>,
+    /// The IIN the signer must have.
+    #[arg(long)]
+    iin: Option<String>,
+    /// Verification time, YYYY-MM-DDTHH:MM:SSZ (default: now).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// The signed content: required for a detached signature; for an attached one it must
+    /// equal the content inside.
+    #[arg(long, value_name = "FILE")]
+    content: Option<PathBuf>,
+    /// What to do when a certificate's issuer has no current CRL.
+    #[arg(long, value_enum, default_value = "require")]
+    crl_policy: CrlPolicyArg,
+    /// What the signer's key must be meant for.
+    #[arg(long, value_enum, default_value = "signing")]
+    purpose: PurposeArg,
+    /// The signature file (.cms, .p7s, .sig).
+    signature: PathBuf,
+}
+
+pub fn run(args: EdsArgs) -> anyhow::Result<()> {
+    match args.command {
+        EdsCommand::Verify(args) => {
+            if !verify(args)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Every certificate in the files of `dir` (hidden files skipped, sorted for a stable order).
+fn certificates_in(dir: &Path) -> anyhow::Result<Vec<kezek_eds::Certificate>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .collect();
+    paths.sort();
+    let mut certs = Vec::new();
+    for path in paths {
+        let parsed = decode::certificates(&read(&path)?)
+            .with_context(|| format!("{} is not a certificate file", path.display()))?;
+        certs.extend(parsed);
+    }
+    Ok(certs)
+}
+
+/// Returns whether the signature is valid; configuration problems are errors.
+fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
+    let roots = certificates_in(&args.roots)?;
+    if roots.is_empty() {
+        bail!("no certificates in {}", args.roots.display());
+    }
+    let intermediates = match &args.intermediates {
+        Some(dir) => certificates_in(dir)?,
+        None => Vec::new(),
+    };
+    let mut crls = Vec::new();
+    for path in &args.crls {
+        crls.extend(decode::crls(&read(path)?).with_context(|| format!("{} is not a CRL file", path.display()))?);
+    }
+    let expected_iin = match &args.iin {
+        Some(s) => Some(Iin::parse(s).map_err(|e| anyhow::anyhow!("--iin: {e}"))?),
+        None => None,
+    };
+    let at = match &args.at {
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339).with_context(|| format!("--at {s}: expected YYYY-MM-DDTHH:MM:SSZ"))?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let content = args.content.as_deref().map(read).transpose()?;
+    let signature = read(&args.signature)?;
+
+    let policy = match args.crl_policy {
+        CrlPolicyArg::Require => RevocationPolicy::RequireCurrentCrl,
+        CrlPolicyArg::AllowMissing => RevocationPolicy::AllowUnknown,
+    };
+    let purpose = match args.purpose {
+        PurposeArg::Signing => KeyPurpose::Signing,
+        PurposeArg::Login => KeyPurpose::Login,
+    };
+    let trust = TrustStore::new(roots, intermediates)?;
+    let verifier = Verifier::new(trust, StaticCrls::new(crls), policy);
+    let verdict = verifier.verify(&Request {
+        signature: &signature,
+        content: content.as_deref(),
+        expected_iin,
+        purpose,
+        at,
+    });
+    println!("{}", serde_json::to_string_pretty(&verdict)?);
+    Ok(verdict.is_valid())
+}
