@@ -9,4 +9,6 @@ pub mod calendar;
 pub mod duration;
 pub mod identity;
 pub mod queue;
+pub mod queue_import;
+pub mod queue_log;
 pub mod regulation;
