@@ -16,6 +16,8 @@ use crate::duration::{DurationUnit, Term};
 struct Ctx<'a> {
     text: &'a str,
     problems: BTreeSet<(usize, String)>,
+    /// The problems found once the base edition was checked, before any variant.
+    base_problems: BTreeSet<(usize, String)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -23,6 +25,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             text,
             problems: BTreeSet::new(),
+            base_problems: BTreeSet::new(),
         }
     }
 
@@ -243,6 +246,7 @@ pub(super) fn service(file: &str, text: &str) -> Result<ServiceDefinition, Defin
     }
 
     let base_edition = check_and_expand(&mut cx, &base);
+    cx.base_problems = cx.problems.clone();
     let mut editions = Vec::new();
     for v in &variants {
         let merged = merge(&mut cx, &base, v);
@@ -1155,6 +1159,8 @@ fn merge(cx: &mut Ctx, base: &EditionSpec, v: &VariantSpec) -> EditionSpec {
         }
         if let Some(m) = &o.may_refuse {
             step.may_refuse = m.clone();
+            // Problems with these grounds point at the override that set them.
+            step.line = o.line;
         }
         if let Some(c) = &o.cites {
             step.cites = c.clone();
@@ -1162,8 +1168,6 @@ fn merge(cx: &mut Ctx, base: &EditionSpec, v: &VariantSpec) -> EditionSpec {
         if o.note.is_some() {
             step.note = o.note.clone();
         }
-        // Later problems about this step point at the override, where the change was made.
-        step.line = o.line;
     }
     e
 }
@@ -1171,29 +1175,44 @@ fn merge(cx: &mut Ctx, base: &EditionSpec, v: &VariantSpec) -> EditionSpec {
 // ---------------------------------------------------------------------------------------------
 // Whole-edition checks and expansion of procedures into channels
 
-fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
-    let in_variant = match &e.variant {
-        Some(v) => format!(" (variant `{v}`)"),
-        None => String::new(),
-    };
+/// A problem of a merged edition. A problem the base edition already has is not repeated for
+/// every variant that inherits it; one that arises only in a variant says which.
+fn report(cx: &mut Ctx, e: &EditionSpec, line: usize, message: impl Into<String>) {
+    let message = message.into();
+    match &e.variant {
+        None => cx.push(line, message),
+        Some(v) => {
+            if !cx.base_problems.contains(&(line, message.clone())) {
+                cx.push(line, format!("{message} (variant `{v}`)"));
+            }
+        }
+    }
+}
 
+fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
     if e.channels.is_empty() {
-        cx.push(
+        report(
+            cx,
+            e,
             e.line,
-            format!("no channels{in_variant}: a service is filed through at least one"),
+            format!("no channels: a service is filed through at least one"),
         );
     }
     if e.results.is_empty() {
-        cx.push(
+        report(
+            cx,
+            e,
             e.line,
-            format!("no `[[results]]`{in_variant}: what does the service issue?"),
+            format!("no `[[results]]`: what does the service issue?"),
         );
     }
 
     let mut channel_ids = BTreeMap::new();
     for c in &e.channels {
         if let Some(first) = channel_ids.insert(c.id.clone(), c.line) {
-            cx.push(
+            report(
+                cx,
+                e,
                 c.line,
                 format!("duplicate channel id `{}` (first at line {first})", c.id),
             );
@@ -1218,7 +1237,9 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             continue;
         }
         if let Some(first) = step_ids.insert(&s.id, s.line) {
-            cx.push(
+            report(
+                cx,
+                e,
                 s.line,
                 format!("duplicate step id `{}` (first at line {first})", s.id),
             );
@@ -1239,7 +1260,9 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
                     }
                     None => {
                         let known: Vec<_> = e.procedures.keys().map(String::as_str).collect();
-                        cx.push(
+                        report(
+                            cx,
+                            e,
                             *line,
                             format!("unknown procedure `{name}` (defined: {})", known.join(", ")),
                         );
@@ -1248,15 +1271,14 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             }
         }
         if steps.is_empty() {
-            cx.push(
-                c.line,
-                format!("channel `{}` has no steps{in_variant}", c.id),
-            );
+            report(cx, e, c.line, format!("channel `{}` has no steps", c.id));
         }
         let mut seen = BTreeSet::new();
         for s in &steps {
             if !seen.insert(s.id.as_str()) {
-                cx.push(
+                report(
+                    cx,
+                    e,
                     c.line,
                     format!("channel `{}` passes step `{}` twice", c.id, s.id),
                 );
@@ -1269,7 +1291,9 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             if let Some((prev, prev_id)) = reached
                 && m <= prev
             {
-                cx.push(
+                report(
+                    cx,
+                    e,
                     s.line,
                     format!(
                         "step `{}` closes `{m}`, but `{prev_id}` before it in channel `{}` already reached `{prev}`",
@@ -1288,12 +1312,14 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
     }
     for (name, p) in &e.procedures {
         if p.steps.is_empty() {
-            cx.push(p.line, format!("procedure `{name}` has no steps"));
+            report(cx, e, p.line, format!("procedure `{name}` has no steps"));
         }
         if !used_procedures.contains(name.as_str()) {
-            cx.push(
+            report(
+                cx,
+                e,
                 p.line,
-                format!("procedure `{name}` is used by no channel{in_variant}"),
+                format!("procedure `{name}` is used by no channel"),
             );
         }
     }
@@ -1312,7 +1338,15 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             if grounds.contains_key(g.as_str()) {
                 used_grounds.insert(g.as_str());
             } else {
-                cx.push(s.line, format!("step `{}` may refuse on `{g}`, which is not in `[[refusal_grounds]]`{in_variant}", s.id));
+                report(
+                    cx,
+                    e,
+                    s.line,
+                    format!(
+                        "step `{}` may refuse on `{g}`, which is not in `[[refusal_grounds]]`",
+                        s.id
+                    ),
+                );
             }
         }
         if s.may_refuse() {
@@ -1321,9 +1355,11 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
     }
     for (id, line) in &grounds {
         if !used_grounds.contains(id) {
-            cx.push(
+            report(
+                cx,
+                e,
                 *line,
-                format!("refusal ground `{id}` is used by no step that may refuse{in_variant}"),
+                format!("refusal ground `{id}` is used by no step that may refuse"),
             );
         }
     }
@@ -1334,13 +1370,19 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
         )
     });
     match (first_refusing, refusal_result) {
-        (Some(line), None) => cx.push(
+        (Some(line), None) => report(
+            cx,
+            e,
             line,
-            format!("a step may refuse, but no result is a `motivated_refusal` or `refusal_receipt`{in_variant}"),
+            format!(
+                "a step may refuse, but no result is a `motivated_refusal` or `refusal_receipt`"
+            ),
         ),
-        (None, Some((r, line))) => cx.push(
+        (None, Some((r, line))) => report(
+            cx,
+            e,
             *line,
-            format!("result `{}` is listed, but no step may refuse{in_variant}", r.kind),
+            format!("result `{}` is listed, but no step may refuse", r.kind),
         ),
         _ => {}
     }

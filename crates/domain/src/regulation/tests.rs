@@ -641,3 +641,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_base_problem_is_reported_once_and_a_variant_problem_names_the_variant() {
+    // The base refuses on a ground it does not list: reported once, not again for the variant.
+    let text = VALID.replace(
+        "may_refuse = [\"standard-p10\"]",
+        "may_refuse = [\"standard-p10\", \"bad-mood\"]",
+    );
+    let ps = problems(&text);
+    let bad: Vec<_> = ps.iter().filter(|(_, m)| m.contains("bad-mood")).collect();
+    assert_eq!(bad.len(), 1, "{ps:#?}");
+    assert!(!bad[0].1.contains("variant"));
+    // A variant that replaces the refusing step's procedure leaves the base's ground unused.
+    let text = VALID.replace(
+        "[[variants.overrides]]",
+        "[variants.procedures.provider]\n\n[[variants.procedures.provider.steps]]\nid = \"r-only\"\nperformer = \"head\"\naction = \"Decides\"\ncites = \"001 R15 §5\"\n\n[[variants.overrides]]",
+    );
+    let ps = problems(&text);
+    assert_problem(
+        &ps,
+        line_containing(&text, "[[refusal_grounds]]"),
+        "used by no step that may refuse (variant `region`)",
+    );
+}
