@@ -94,52 +94,69 @@ fn effective_capacity(inst: &Instance) -> (Vec<u32>, Vec<u32>) {
     (cap, start)
 }
 
+/// What the inner loop reads about a group, kept together so that a proposal to a group costs
+/// one cache line rather than one per array.
+#[derive(Clone, Copy)]
+struct GroupSlots {
+    /// Key of the worst child held once the group is full (valid only then).
+    worst: u64,
+    start: u32,
+    cap: u32,
+    held: u32,
+}
+
 fn allocate_plain(inst: &Instance) -> Allocation {
     let n = inst.child_count();
     let (cap, start) = effective_capacity(inst);
     let mut heap = vec![0u64; *start.last().expect("start has a sentinel") as usize];
-    let mut held = vec![0u32; cap.len()];
-    // Next eligible entry each child will propose to (absolute index into elig_*).
-    let mut next: Vec<u32> = inst.elig_start[..n].to_vec();
-    let end = &inst.elig_start[1..];
+    let mut groups: Vec<GroupSlots> = cap
+        .iter()
+        .zip(&start)
+        .map(|(&cap, &start)| GroupSlots { worst: 0, start, cap, held: 0 })
+        .collect();
+    // Per child: the next eligible entry it will propose to and the end of its list
+    // (absolute indices into elig_*), side by side for the same reason.
+    let mut cursor: Vec<(u32, u32)> = inst.elig_start.windows(2).map(|w| (w[0], w[1])).collect();
     let mut proposals = 0u64;
 
     for first in 0..n as u32 {
         let mut c = first;
         loop {
-            let e = next[c as usize];
-            if e == end[c as usize] {
+            let (e, end) = cursor[c as usize];
+            if e == end {
                 break; // list exhausted: unassigned
             }
-            next[c as usize] = e + 1;
+            cursor[c as usize].0 = e + 1;
             proposals += 1;
-            let g = inst.elig_group[e as usize] as usize;
+            let gs = &mut groups[inst.elig_group[e as usize] as usize];
             let key = inst.elig_key[e as usize];
-            let h = held[g];
-            let slots = &mut heap[start[g] as usize..start[g] as usize + cap[g] as usize];
-            if h < cap[g] {
-                heap_push(&mut slots[..h as usize + 1], key);
-                held[g] = h + 1;
+            if gs.held < gs.cap {
+                let slots = &mut heap[gs.start as usize..(gs.start + gs.held + 1) as usize];
+                heap_push(slots, key);
+                gs.held += 1;
+                gs.worst = slots[0];
                 break;
             }
-            if cap[g] == 0 || key > slots[0] {
+            if gs.cap == 0 || key > gs.worst {
                 continue; // rejected: propose to the next group
             }
-            let evicted = slots[0];
+            let evicted = gs.worst;
+            let slots = &mut heap[gs.start as usize..(gs.start + gs.cap) as usize];
             heap_replace_top(slots, key);
+            gs.worst = slots[0];
             c = inst.child_of_key(evicted);
         }
     }
 
     let mut group_of = vec![NONE; n];
-    for g in 0..cap.len() {
-        for &key in &heap[start[g] as usize..start[g] as usize + held[g] as usize] {
+    for (g, gs) in groups.iter().enumerate() {
+        for &key in &heap[gs.start as usize..(gs.start + gs.held) as usize] {
             group_of[inst.child_of_key(key) as usize] = g as u32;
         }
     }
     Allocation {
         group_of,
-        filled: held,
+        filled: groups.iter().map(|gs| gs.held).collect(),
         proposals,
     }
 }
