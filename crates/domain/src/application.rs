@@ -14,6 +14,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;
 
 use crate::access::{OrganizationId, Principal, Role, UserId};
@@ -282,7 +283,8 @@ pub struct Offices {
 }
 
 /// A number in the provider's registration journal (002 R1 §8(1)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct JournalNumber(pub u32);
 
 impl fmt::Display for JournalNumber {
@@ -308,7 +310,8 @@ pub struct Receipt {
 }
 
 /// What the executor draws up: the result, or a reasoned refusal on listed grounds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "decision")]
 pub enum Decision {
     Grant { result: String },
     Refuse { grounds: String },
@@ -334,6 +337,31 @@ impl StepTiming {
         match (self.completed, self.due) {
             (Some(done), Some(due)) => past(due, done),
             _ => false,
+        }
+    }
+}
+
+/// Where a step stands at an instant, as the deadline report counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepStatus {
+    /// Open, and its due point is not today.
+    Open,
+    /// Open, and due today (a day-due step due today, or a minute-due step due later today).
+    DueToday,
+    Overdue,
+    Completed,
+    CompletedLate,
+}
+
+impl StepTiming {
+    pub fn status_at(&self, now: PrimitiveDateTime) -> StepStatus {
+        match (self.completed, self.due) {
+            (Some(_), _) if self.completed_late() => StepStatus::CompletedLate,
+            (Some(_), _) => StepStatus::Completed,
+            _ if self.is_overdue_at(now) => StepStatus::Overdue,
+            (None, Some(Due::Day(day))) if day == now.date() => StepStatus::DueToday,
+            (None, Some(Due::Moment(m))) if m.date() == now.date() => StepStatus::DueToday,
+            (None, _) => StepStatus::Open,
         }
     }
 }
@@ -772,7 +800,7 @@ pub fn file(
 
 /// What the registering employee enters: the journal number, the documents received, and where
 /// the result will be issued.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intake {
     pub number: JournalNumber,
     pub documents: Vec<String>,
@@ -1118,8 +1146,11 @@ pub enum Application {
     Refused(Refused),
 }
 
-/// An action on an application, as a user asks for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An action on an application, as a user asks for it. Serializable so that the actions, with
+/// who made them and when, can be kept and replayed through [`Application::act`] to rebuild
+/// the state with its due points.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
 pub enum Command {
     Register(Intake),
     Assign { executor: UserId },
@@ -1855,6 +1886,66 @@ mod tests {
             .issue(Actor::System, datetime!(2025-03-20 10:22), kz())
             .unwrap();
         assert!(matches!(outcome, Outcome::Issued(_)));
+    }
+
+    #[test]
+    fn a_step_is_open_due_today_overdue_or_completed_in_time_or_late() {
+        let processing = processing_on_20_march();
+        let t = &processing.case().timings()[2];
+        // Due 27 March 2025 (2 working days after 20 March, Nauryz skipped).
+        assert_eq!(t.status_at(datetime!(2025-03-26 12:00)), StepStatus::Open);
+        assert_eq!(
+            t.status_at(datetime!(2025-03-27 08:00)),
+            StepStatus::DueToday
+        );
+        assert_eq!(
+            t.status_at(datetime!(2025-03-28 08:00)),
+            StepStatus::Overdue
+        );
+        let done = processing.case().timings()[1].clone();
+        assert_eq!(
+            done.status_at(datetime!(2025-03-28 08:00)),
+            StepStatus::Completed
+        );
+        let late = StepTiming {
+            completed: Some(datetime!(2025-03-28 09:00)),
+            ..t.clone()
+        };
+        assert_eq!(
+            late.status_at(datetime!(2025-03-28 10:00)),
+            StepStatus::CompletedLate
+        );
+    }
+
+    #[test]
+    fn commands_survive_being_kept_as_data() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Kept {
+            commands: Vec<Command>,
+        }
+        let kept = Kept {
+            commands: vec![
+                Command::Register(intake()),
+                Command::Assign {
+                    executor: SPECIALIST,
+                },
+                Command::StartProcessing,
+                Command::Prepare(Decision::Refuse {
+                    grounds: NONCONFORMING.to_owned(),
+                }),
+                Command::Prepare(Decision::Grant {
+                    result: CERTIFICATE.to_owned(),
+                }),
+                Command::Sign,
+                Command::Issue,
+                Command::Refuse {
+                    grounds: NONCONFORMING.to_owned(),
+                },
+            ],
+        };
+        let text = toml::to_string(&kept).unwrap();
+        assert!(text.contains(r#"action = "assign""#), "{text}");
+        assert_eq!(toml::from_str::<Kept>(&text).unwrap(), kept);
     }
 
     #[test]
