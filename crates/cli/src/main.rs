@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod allocate;
 mod calendar_cmd;
 mod catalog_cmd;
+mod registry_cmd;
 mod eds_cmd;
 mod server_cmd;
 
@@ -34,6 +35,8 @@ enum Command {
     CheckRound(allocate::CheckRoundArgs),
     /// Benchmark the allocator on generated instances (needs python3 with numpy).
     Bench(allocate::BenchArgs),
+    /// Import data: `kezek import registry person|entity|notary FILE.csv`.
+    Import(registry_cmd::ImportArgs),
     /// Electronic digital signatures: verify a CMS signature against the national CA's roots.
     Eds(eds_cmd::EdsArgs),
 }
@@ -53,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         Command::Allocate(args) => allocate::run_allocate(args),
         Command::CheckRound(args) => allocate::run_check_round(args),
         Command::Bench(args) => allocate::run_bench(args),
+        Command::Import(args) => registry_cmd::run(args),
         Command::Catalog(args) => catalog_cmd::run(args),
         Command::Eds(args) => eds_cmd::run(args),
     }

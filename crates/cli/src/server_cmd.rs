@@ -17,14 +17,14 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    fn target(&self) -> kezek_store::DatabaseTarget {
+    pub(crate) fn target(&self) -> kezek_store::DatabaseTarget {
         match self.database_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => kezek_store::DatabaseTarget::Postgres(url.to_owned()),
             _ => kezek_store::DatabaseTarget::SqliteFile(self.data_dir.join("kezek.db")),
         }
     }
 
-    async fn open(&self) -> anyhow::Result<Db> {
+    pub(crate) async fn open(&self) -> anyhow::Result<Db> {
         let target = self.target();
         if let kezek_store::DatabaseTarget::SqliteFile(path) = &target
             && let Some(dir) = path.parent()
