@@ -4,13 +4,13 @@
 //!
 //! Every 002 regulation (and 000/001 in the same shape) fixes one order of milestones in its §6:
 //! registration with a receipt, the head's resolution assigning an executor, preparation of the
-//! result, the head's signature, issue. A regulation groups them into steps differently (002 R1
+//! result, its signature, issue. A regulation groups them into steps differently (002 R1
 //! has four steps, R8 folds preparation, signature and issue into one 4-working-day step), so a
 //! [`Route`] says which milestone closes each step; the step's term starts when the previous step
 //! closes, and its due point comes from the working-day [`Calendar`].
 //!
-//! Times here are Almaty local wall-clock times, the frame the regulations count in; converting
-//! from the UTC instants the store keeps is the caller's job.
+//! Times here are Almaty local wall-clock times, the frame the regulations count in; the store
+//! keeps UTC and converts with `calendar::utc_to_almaty` / `almaty_to_utc`.
 
 use std::fmt;
 
