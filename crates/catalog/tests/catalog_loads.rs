@@ -46,3 +46,20 @@ fn every_shipped_service_definition_is_valid() {
         }
     }
 }
+
+#[test]
+fn every_channel_of_every_edition_is_a_route_an_application_can_walk() {
+    use kezek_domain::application::Route;
+    let catalog = load_services(catalog_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let mut failures = Vec::new();
+    for s in &catalog.services {
+        for e in s.editions() {
+            for c in &e.channels {
+                if let Err(err) = Route::for_channel(&s.id, e.variant_name(), e, &c.id) {
+                    failures.push(format!("{} {} {}: {err}", s.id, e.variant_name(), c.id));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
