@@ -90,7 +90,13 @@ fn certificates_in(dir: &Path) -> anyhow::Result<Vec<kezek_eds::Certificate>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading folder {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+        })
         .collect();
     paths.sort();
     let mut certs = Vec::new();
@@ -114,14 +120,18 @@ fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     };
     let mut crls = Vec::new();
     for path in &args.crls {
-        crls.extend(decode::crls(&read(path)?).with_context(|| format!("{} is not a CRL file", path.display()))?);
+        crls.extend(
+            decode::crls(&read(path)?)
+                .with_context(|| format!("{} is not a CRL file", path.display()))?,
+        );
     }
     let expected_iin = match &args.iin {
         Some(s) => Some(Iin::parse(s).map_err(|e| anyhow::anyhow!("--iin: {e}"))?),
         None => None,
     };
     let at = match &args.at {
-        Some(s) => OffsetDateTime::parse(s, &Rfc3339).with_context(|| format!("--at {s}: expected YYYY-MM-DDTHH:MM:SSZ"))?,
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
+            .with_context(|| format!("--at {s}: expected YYYY-MM-DDTHH:MM:SSZ"))?,
         None => OffsetDateTime::now_utc(),
     };
     let content = args.content.as_deref().map(read).transpose()?;

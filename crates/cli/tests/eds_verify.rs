@@ -57,7 +57,10 @@ impl Setup {
 fn signed(s: &Setup, case: UserCase) -> Vec<u8> {
     s.pki.user(case).sign(
         CONTENT,
-        SignOptions { signing_time: Some(OffsetDateTime::now_utc()), ..SignOptions::default() },
+        SignOptions {
+            signing_time: Some(OffsetDateTime::now_utc()),
+            ..SignOptions::default()
+        },
     )
 }
 
@@ -79,16 +82,42 @@ fn each_invalid_case_exits_non_zero_with_its_reason_code() {
     let s = Setup::new(KeyKind::P256);
     let content = s.file("content.txt", CONTENT);
     let other = s.file("other.txt", b"something else");
-    let detached = s.pki.user(UserCase::Valid).sign(CONTENT, SignOptions { attached: false, ..SignOptions::default() });
+    let detached = s.pki.user(UserCase::Valid).sign(
+        CONTENT,
+        SignOptions {
+            attached: false,
+            ..SignOptions::default()
+        },
+    );
     let cases: Vec<(&str, Vec<u8>, Vec<String>)> = vec![
         ("revoked", signed(&s, UserCase::Revoked), vec![]),
         ("expired", signed(&s, UserCase::Expired), vec![]),
         ("not_yet_valid", signed(&s, UserCase::NotYetValid), vec![]),
-        ("wrong_key_usage", signed(&s, UserCase::NoDigitalSignature), vec![]),
-        ("iin_mismatch", signed(&s, UserCase::OtherIin), vec!["--iin".into(), testpki::APPLICANT_IIN.into()]),
-        ("bad_signature", testpki::tamper_signature(&signed(&s, UserCase::Valid)), vec![]),
-        ("content_mismatch", detached.clone(), vec!["--content".into(), other.display().to_string()]),
-        ("expired", signed(&s, UserCase::Valid), vec!["--at".into(), "2099-01-01T00:00:00Z".into()]),
+        (
+            "wrong_key_usage",
+            signed(&s, UserCase::NoDigitalSignature),
+            vec![],
+        ),
+        (
+            "iin_mismatch",
+            signed(&s, UserCase::OtherIin),
+            vec!["--iin".into(), testpki::APPLICANT_IIN.into()],
+        ),
+        (
+            "bad_signature",
+            testpki::tamper_signature(&signed(&s, UserCase::Valid)),
+            vec![],
+        ),
+        (
+            "content_mismatch",
+            detached.clone(),
+            vec!["--content".into(), other.display().to_string()],
+        ),
+        (
+            "expired",
+            signed(&s, UserCase::Valid),
+            vec!["--at".into(), "2099-01-01T00:00:00Z".into()],
+        ),
     ];
     for (reason, bytes, extra) in cases {
         let sig = s.file("case.cms", &bytes);

@@ -49,7 +49,11 @@ pub enum AlgorithmError {
 /// turn and takes the first answer that is not [`AlgorithmError::Unsupported`].
 pub trait AlgorithmSuite: Send + Sync {
     /// The digest of `data` under `algorithm`.
-    fn digest(&self, algorithm: &AlgorithmIdentifierOwned, data: &[u8]) -> Result<Vec<u8>, AlgorithmError>;
+    fn digest(
+        &self,
+        algorithm: &AlgorithmIdentifierOwned,
+        data: &[u8],
+    ) -> Result<Vec<u8>, AlgorithmError>;
 
     /// Verifies `signature` over `message` with `key`. `digest` is the CMS signer info's
     /// digest algorithm, needed when the signature algorithm does not name its hash
@@ -117,7 +121,11 @@ fn pss_scheme(alg: &AlgorithmIdentifierOwned) -> Result<Scheme, AlgorithmError> 
     let bad = |e: der::Error| AlgorithmError::BadParameters(format!("RSASSA-PSS: {e}"));
     let params_der = match &alg.parameters {
         Some(p) => p.to_der().map_err(bad)?,
-        None => return Err(AlgorithmError::BadParameters("RSASSA-PSS without parameters".into())),
+        None => {
+            return Err(AlgorithmError::BadParameters(
+                "RSASSA-PSS without parameters".into(),
+            ));
+        }
     };
     let params = RsaPssParams::from_der(&params_der).map_err(bad)?;
     let hash = Hash::from_oid(&params.hash.oid).ok_or_else(|| unsupported(&params.hash.oid))?;
@@ -125,9 +133,14 @@ fn pss_scheme(alg: &AlgorithmIdentifierOwned) -> Result<Scheme, AlgorithmError> 
     // verified with the wrong mask.
     let mgf_hash = params.mask_gen.parameters.as_ref().map(|p| p.oid);
     if params.mask_gen.oid != oid::MGF1 || mgf_hash.and_then(|o| Hash::from_oid(&o)) != Some(hash) {
-        return Err(AlgorithmError::Unsupported("RSASSA-PSS with a different MGF hash".into()));
+        return Err(AlgorithmError::Unsupported(
+            "RSASSA-PSS with a different MGF hash".into(),
+        ));
     }
-    Ok(Scheme::RsaPss { hash, salt_len: usize::from(params.salt_len) })
+    Ok(Scheme::RsaPss {
+        hash,
+        salt_len: usize::from(params.salt_len),
+    })
 }
 
 fn scheme(
@@ -150,7 +163,10 @@ fn scheme(
 
 fn rsa_key(key: &SubjectPublicKeyInfoOwned) -> Result<RsaPublicKey, AlgorithmError> {
     if key.algorithm.oid != oid::RSA_ENCRYPTION && key.algorithm.oid != oid::RSASSA_PSS {
-        return Err(AlgorithmError::BadKey(format!("{} is not an RSA key", key.algorithm.oid)));
+        return Err(AlgorithmError::BadKey(format!(
+            "{} is not an RSA key",
+            key.algorithm.oid
+        )));
     }
     let bytes = key
         .subject_public_key
@@ -161,7 +177,10 @@ fn rsa_key(key: &SubjectPublicKeyInfoOwned) -> Result<RsaPublicKey, AlgorithmErr
 
 fn p256_key(key: &SubjectPublicKeyInfoOwned) -> Result<p256::ecdsa::VerifyingKey, AlgorithmError> {
     if key.algorithm.oid != oid::EC_PUBLIC_KEY {
-        return Err(AlgorithmError::BadKey(format!("{} is not an EC key", key.algorithm.oid)));
+        return Err(AlgorithmError::BadKey(format!(
+            "{} is not an EC key",
+            key.algorithm.oid
+        )));
     }
     let curve = key
         .algorithm
@@ -178,11 +197,16 @@ fn p256_key(key: &SubjectPublicKeyInfoOwned) -> Result<p256::ecdsa::VerifyingKey
         .subject_public_key
         .as_bytes()
         .ok_or_else(|| AlgorithmError::BadKey("unused bits in the key".into()))?;
-    p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes).map_err(|e| AlgorithmError::BadKey(e.to_string()))
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+        .map_err(|e| AlgorithmError::BadKey(e.to_string()))
 }
 
 impl AlgorithmSuite for RustCryptoSuite {
-    fn digest(&self, algorithm: &AlgorithmIdentifierOwned, data: &[u8]) -> Result<Vec<u8>, AlgorithmError> {
+    fn digest(
+        &self,
+        algorithm: &AlgorithmIdentifierOwned,
+        data: &[u8],
+    ) -> Result<Vec<u8>, AlgorithmError> {
         Hash::from_oid(&algorithm.oid)
             .map(|h| h.digest(data))
             .ok_or_else(|| unsupported(&algorithm.oid))
@@ -205,7 +229,8 @@ impl AlgorithmSuite for RustCryptoSuite {
                     Hash::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
                     Hash::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
                 };
-                key.verify(padding, &hashed, signature).map_err(|_| AlgorithmError::Invalid)
+                key.verify(padding, &hashed, signature)
+                    .map_err(|_| AlgorithmError::Invalid)
             }
             Scheme::RsaPss { hash, salt_len } => {
                 let key = rsa_key(key)?;
@@ -215,12 +240,15 @@ impl AlgorithmSuite for RustCryptoSuite {
                     Hash::Sha384 => rsa::Pss::new_with_salt::<Sha384>(salt_len),
                     Hash::Sha512 => rsa::Pss::new_with_salt::<Sha512>(salt_len),
                 };
-                key.verify(padding, &hashed, signature).map_err(|_| AlgorithmError::Invalid)
+                key.verify(padding, &hashed, signature)
+                    .map_err(|_| AlgorithmError::Invalid)
             }
             Scheme::EcdsaP256(hash) => {
                 let key = p256_key(key)?;
-                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| AlgorithmError::Invalid)?;
-                key.verify_prehash(&hash.digest(message), &sig).map_err(|_| AlgorithmError::Invalid)
+                let sig = p256::ecdsa::Signature::from_der(signature)
+                    .map_err(|_| AlgorithmError::Invalid)?;
+                key.verify_prehash(&hash.digest(message), &sig)
+                    .map_err(|_| AlgorithmError::Invalid)
             }
         }
     }

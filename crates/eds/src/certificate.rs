@@ -63,7 +63,10 @@ pub(crate) fn serial_hex(c: &Certificate) -> String {
 }
 
 /// The decoded value of the extension `id`; `Err` when present but unreadable.
-fn extension<'a, T: Decode<'a>>(c: &'a Certificate, id: ObjectIdentifier) -> Result<Option<T>, der::Error> {
+fn extension<'a, T: Decode<'a>>(
+    c: &'a Certificate,
+    id: ObjectIdentifier,
+) -> Result<Option<T>, der::Error> {
     let Some(exts) = &c.tbs_certificate.extensions else {
         return Ok(None);
     };
@@ -117,7 +120,9 @@ fn directory_string(value: &Any) -> Option<String> {
     if let Ok(s) = Utf8StringRef::try_from(value) {
         return Some(s.as_str().to_string());
     }
-    Ia5StringRef::try_from(value).ok().map(|s| s.as_str().to_string())
+    Ia5StringRef::try_from(value)
+        .ok()
+        .map(|s| s.as_str().to_string())
 }
 
 fn attribute_values(name: &Name, id: ObjectIdentifier) -> impl Iterator<Item = String> + '_ {

@@ -14,8 +14,17 @@ use crate::{KeyPurpose, RevocationPolicy, Verifier};
 /// than searched.
 const MAX_PATH_LEN: usize = 8;
 
+/// Certificate signatures checked while searching for a path. A message can carry many
+/// certificates with the same subject; without a bound, backtracking over them would let a
+/// crafted message cost exponential time.
+const SIGNATURE_BUDGET: u32 = 32;
+
 fn describe(c: &Certificate) -> String {
-    format!("{} (serial {})", c.tbs_certificate.subject, certificate::serial_hex(c))
+    format!(
+        "{} (serial {})",
+        c.tbs_certificate.subject,
+        certificate::serial_hex(c)
+    )
 }
 
 /// `issued` was signed with `issuer`'s key.
@@ -47,14 +56,24 @@ fn may_issue(ca: &Certificate, below: usize) -> Result<(), String> {
             if let Some(limit) = bc.path_len_constraint
                 && usize::from(limit) < below
             {
-                return Err(format!("{} allows {limit} CA certificates below it", describe(ca)));
+                return Err(format!(
+                    "{} allows {limit} CA certificates below it",
+                    describe(ca)
+                ));
             }
         }
         Ok(_) => return Err(format!("{} is not a CA certificate", describe(ca))),
-        Err(e) => return Err(format!("{}: unreadable basic constraints: {e}", describe(ca))),
+        Err(e) => {
+            return Err(format!(
+                "{}: unreadable basic constraints: {e}",
+                describe(ca)
+            ));
+        }
     }
     match certificate::key_usage(ca) {
-        Ok(Some(ku)) if !ku.key_cert_sign() => Err(format!("{} may not sign certificates", describe(ca))),
+        Ok(Some(ku)) if !ku.key_cert_sign() => {
+            Err(format!("{} may not sign certificates", describe(ca)))
+        }
         Ok(_) => Ok(()),
         Err(e) => Err(format!("{}: unreadable key usage: {e}", describe(ca))),
     }
@@ -65,6 +84,7 @@ fn extend(
     path: &mut Vec<Certificate>,
     pool: &[Certificate],
     note: &mut String,
+    budget: &mut u32,
 ) -> bool {
     let Some(current) = path.last().cloned() else {
         return false;
@@ -77,7 +97,9 @@ fn extend(
     let roots = verifier.trust.roots().iter().map(|c| (c, true));
     let others = pool.iter().map(|c| (c, false));
     for (candidate, is_root) in roots.chain(others) {
-        if candidate.tbs_certificate.subject != current.tbs_certificate.issuer || path.contains(candidate) {
+        if candidate.tbs_certificate.subject != current.tbs_certificate.issuer
+            || path.contains(candidate)
+        {
             continue;
         }
         if let (Some(a), Some(s)) = (&aki, certificate::subject_key_id(candidate))
@@ -90,12 +112,21 @@ fn extend(
             *note = why;
             continue;
         }
+        if *budget == 0 {
+            *note = "too many candidate issuer certificates".into();
+            return false;
+        }
+        *budget -= 1;
         if !signed_by(verifier, &current, candidate) {
-            *note = format!("the signature on {} by {} does not verify", describe(&current), describe(candidate));
+            *note = format!(
+                "the signature on {} by {} does not verify",
+                describe(&current),
+                describe(candidate)
+            );
             continue;
         }
         path.push(candidate.clone());
-        if is_root || extend(verifier, path, pool, note) {
+        if is_root || extend(verifier, path, pool, note, budget) {
             return true;
         }
         path.pop();
@@ -105,30 +136,61 @@ fn extend(
 
 /// The path from `signer` to a configured root (signer first, root last), every signature
 /// on it verified.
-pub(crate) fn build(verifier: &Verifier, signer: &Certificate, pool: &[Certificate]) -> Result<Vec<Certificate>, Failure> {
+pub(crate) fn build(
+    verifier: &Verifier,
+    signer: &Certificate,
+    pool: &[Certificate],
+) -> Result<Vec<Certificate>, Failure> {
     let mut path = vec![signer.clone()];
-    let mut note = format!("no issuer certificate for {} among the configured ones", describe(signer));
-    let anchored = verifier.trust.roots().contains(signer) || extend(verifier, &mut path, pool, &mut note);
+    let mut note = format!(
+        "no issuer certificate for {} among the configured ones",
+        describe(signer)
+    );
+    let mut budget = SIGNATURE_BUDGET;
+    let anchored = verifier.trust.roots().contains(signer)
+        || extend(verifier, &mut path, pool, &mut note, &mut budget);
     if !anchored {
         return fail(Reason::UntrustedChain, note);
     }
-    if let Some((c, ext)) = path.iter().find_map(|c| certificate::unknown_critical_extension(c).map(|e| (c, e))) {
-        return fail(Reason::UntrustedChain, format!("{} has a critical extension {ext} this verifier does not process", describe(c)));
+    if let Some((c, ext)) = path
+        .iter()
+        .find_map(|c| certificate::unknown_critical_extension(c).map(|e| (c, e)))
+    {
+        return fail(
+            Reason::UntrustedChain,
+            format!(
+                "{} has a critical extension {ext} this verifier does not process",
+                describe(c)
+            ),
+        );
     }
     Ok(path)
 }
 
 /// Every certificate of the path is valid at signing time (when the signer stated it) and at
 /// verification time.
-pub(crate) fn check_validity(path: &[Certificate], signing_time: Option<OffsetDateTime>, at: OffsetDateTime) -> Result<(), Failure> {
-    let moments = signing_time.map(|t| (t, "at signing time")).into_iter().chain([(at, "at verification time")]);
+pub(crate) fn check_validity(
+    path: &[Certificate],
+    signing_time: Option<OffsetDateTime>,
+    at: OffsetDateTime,
+) -> Result<(), Failure> {
+    let moments = signing_time
+        .map(|t| (t, "at signing time"))
+        .into_iter()
+        .chain([(at, "at verification time")]);
     for (t, when) in moments {
         for c in path {
             if t < certificate::not_before(c) {
-                return fail(Reason::NotYetValid, format!("{} was not yet valid {when}", describe(c)));
+                return fail(
+                    Reason::NotYetValid,
+                    format!("{} was not yet valid {when}", describe(c)),
+                );
             }
             if t > certificate::not_after(c) {
-                return fail(Reason::Expired, format!("{} had expired {when}", describe(c)));
+                return fail(
+                    Reason::Expired,
+                    format!("{} had expired {when}", describe(c)),
+                );
             }
         }
     }
@@ -137,15 +199,23 @@ pub(crate) fn check_validity(path: &[Certificate], signing_time: Option<OffsetDa
 
 /// Every certificate below the root is absent from its issuer's CRLs (base and delta: all
 /// CRLs with a valid signature count), and at least one of them is current at `at`.
-pub(crate) fn check_revocation(verifier: &Verifier, path: &[Certificate], at: OffsetDateTime) -> Result<RevocationStatus, Failure> {
+pub(crate) fn check_revocation(
+    verifier: &Verifier,
+    path: &[Certificate],
+    at: OffsetDateTime,
+) -> Result<RevocationStatus, Failure> {
     let mut status = RevocationStatus::Good;
     for pair in path.windows(2) {
         let [cert, issuer] = pair else { continue };
         let (crls, mut why_unknown) = match verifier.crls.crls_for(cert, issuer) {
-            Ok(crls) => (crls, format!("no CRL from {}", issuer.tbs_certificate.subject)),
+            Ok(crls) => (
+                crls,
+                format!("no CRL from {}", issuer.tbs_certificate.subject),
+            ),
             Err(e) => (Vec::new(), e.to_string()),
         };
-        let issuer_may_sign_crls = !matches!(certificate::key_usage(issuer), Ok(Some(ku)) if !ku.crl_sign());
+        let issuer_may_sign_crls =
+            !matches!(certificate::key_usage(issuer), Ok(Some(ku)) if !ku.crl_sign());
         let mut current = false;
         for crl in &crls {
             let tbs = &crl.tbs_cert_list;
@@ -167,7 +237,10 @@ pub(crate) fn check_revocation(verifier: &Verifier, path: &[Certificate], at: Of
                     _ => false,
                 };
             if !genuine {
-                why_unknown = format!("a CRL naming {} as issuer has a bad signature", issuer.tbs_certificate.subject);
+                why_unknown = format!(
+                    "a CRL naming {} as issuer has a bad signature",
+                    issuer.tbs_certificate.subject
+                );
                 continue;
             }
             if let Some(entry) = tbs
@@ -178,17 +251,34 @@ pub(crate) fn check_revocation(verifier: &Verifier, path: &[Certificate], at: Of
             {
                 return fail(
                     Reason::Revoked,
-                    format!("{} was revoked on {}", describe(cert), to_datetime(entry.revocation_date)),
+                    format!(
+                        "{} was revoked on {}",
+                        describe(cert),
+                        to_datetime(entry.revocation_date)
+                    ),
                 );
             }
             let this_update = to_datetime(tbs.this_update);
             match tbs.next_update.map(to_datetime) {
                 Some(next) if this_update <= at && at < next => current = true,
                 Some(next) if at >= next => {
-                    why_unknown = format!("the CRL of {} is stale since {next}", issuer.tbs_certificate.subject)
+                    why_unknown = format!(
+                        "the CRL of {} is stale since {next}",
+                        issuer.tbs_certificate.subject
+                    )
                 }
-                Some(_) => why_unknown = format!("the CRL of {} is not yet in force", issuer.tbs_certificate.subject),
-                None => why_unknown = format!("the CRL of {} has no nextUpdate", issuer.tbs_certificate.subject),
+                Some(_) => {
+                    why_unknown = format!(
+                        "the CRL of {} is not yet in force",
+                        issuer.tbs_certificate.subject
+                    )
+                }
+                None => {
+                    why_unknown = format!(
+                        "the CRL of {} has no nextUpdate",
+                        issuer.tbs_certificate.subject
+                    )
+                }
             }
         }
         if !current {
@@ -196,7 +286,10 @@ pub(crate) fn check_revocation(verifier: &Verifier, path: &[Certificate], at: Of
                 RevocationPolicy::RequireCurrentCrl => {
                     return fail(
                         Reason::UntrustedChain,
-                        format!("revocation status of {} unknown: {why_unknown}", describe(cert)),
+                        format!(
+                            "revocation status of {} unknown: {why_unknown}",
+                            describe(cert)
+                        ),
                     );
                 }
                 RevocationPolicy::AllowUnknown => status = RevocationStatus::Unknown,
@@ -214,13 +307,29 @@ pub(crate) fn check_key_purpose(signer: &Certificate, purpose: KeyPurpose) -> Re
     };
     match certificate::key_usage(signer) {
         Ok(Some(ku)) if ku.digital_signature() => {}
-        Ok(Some(_)) => return fail(Reason::WrongKeyUsage, "the key usage lacks digitalSignature"),
-        Ok(None) => return fail(Reason::WrongKeyUsage, "the certificate has no key usage extension"),
+        Ok(Some(_)) => {
+            return fail(
+                Reason::WrongKeyUsage,
+                "the key usage lacks digitalSignature",
+            );
+        }
+        Ok(None) => {
+            return fail(
+                Reason::WrongKeyUsage,
+                "the certificate has no key usage extension",
+            );
+        }
         Err(e) => return fail(Reason::WrongKeyUsage, format!("unreadable key usage: {e}")),
     }
     match certificate::extended_key_usage(signer) {
         Ok(Some(eku)) if eku.0.contains(&eku_oid) => Ok(()),
-        Ok(_) => fail(Reason::WrongKeyUsage, format!("the certificate is not for {eku_name}")),
-        Err(e) => fail(Reason::WrongKeyUsage, format!("unreadable extended key usage: {e}")),
+        Ok(_) => fail(
+            Reason::WrongKeyUsage,
+            format!("the certificate is not for {eku_name}"),
+        ),
+        Err(e) => fail(
+            Reason::WrongKeyUsage,
+            format!("unreadable extended key usage: {e}"),
+        ),
     }
 }

@@ -69,7 +69,9 @@ pub struct CrlDirectory {
 
 impl CrlDirectory {
     pub fn new(dir: impl AsRef<Path>) -> Self {
-        CrlDirectory { dir: dir.as_ref().to_path_buf() }
+        CrlDirectory {
+            dir: dir.as_ref().to_path_buf(),
+        }
     }
 }
 

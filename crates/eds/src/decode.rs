@@ -90,7 +90,10 @@ pub fn crls(bytes: &[u8]) -> Result<Vec<CertificateList>, DecodeError> {
     der_objects(bytes)?
         .iter()
         .map(|der| {
-            CertificateList::from_der(der).map_err(|source| DecodeError::Der { what: "CRL", source })
+            CertificateList::from_der(der).map_err(|source| DecodeError::Der {
+                what: "CRL",
+                source,
+            })
         })
         .collect()
 }
@@ -119,6 +122,9 @@ mod tests {
 
     #[test]
     fn bare_base64_is_read_as_der() {
-        assert_eq!(der_objects(b"MAMCAQE=\n").unwrap(), vec![vec![0x30, 3, 2, 1, 1]]);
+        assert_eq!(
+            der_objects(b"MAMCAQE=\n").unwrap(),
+            vec![vec![0x30, 3, 2, 1, 1]]
+        );
     }
 }

@@ -6,8 +6,8 @@
 //! is a [`Verdict`] with one [`Reason`] code when invalid. Nothing here panics on any input.
 
 pub mod algorithms;
-mod chain;
 mod certificate;
+mod chain;
 pub mod crl;
 pub mod decode;
 mod signed_data;
@@ -24,7 +24,6 @@ pub use x509_cert::Certificate;
 
 use kezek_domain::identity::Iin;
 use time::OffsetDateTime;
-
 
 /// What the signer's key must be meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,11 +53,17 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
-    pub fn new(roots: Vec<Certificate>, intermediates: Vec<Certificate>) -> Result<Self, TrustError> {
+    pub fn new(
+        roots: Vec<Certificate>,
+        intermediates: Vec<Certificate>,
+    ) -> Result<Self, TrustError> {
         if roots.is_empty() {
             return Err(TrustError::NoRoots);
         }
-        Ok(TrustStore { roots, intermediates })
+        Ok(TrustStore {
+            roots,
+            intermediates,
+        })
     }
 
     pub fn roots(&self) -> &[Certificate] {
@@ -96,8 +101,17 @@ pub struct Verifier {
 
 impl Verifier {
     /// A verifier with the RustCrypto suite (RSA PKCS#1 v1.5 and PSS, ECDSA P-256).
-    pub fn new(trust: TrustStore, crls: impl CrlSource + 'static, policy: RevocationPolicy) -> Self {
-        Verifier { trust, crls: Box::new(crls), policy, suites: vec![Box::new(RustCryptoSuite)] }
+    pub fn new(
+        trust: TrustStore,
+        crls: impl CrlSource + 'static,
+        policy: RevocationPolicy,
+    ) -> Self {
+        Verifier {
+            trust,
+            crls: Box::new(crls),
+            policy,
+            suites: vec![Box::new(RustCryptoSuite)],
+        }
     }
 
     /// Adds an algorithm suite (a GOST R 34.10-2015 one, for instance), asked after the

@@ -34,7 +34,10 @@ pub(crate) struct Failure {
 }
 
 pub(crate) fn fail<T>(reason: Reason, detail: impl Into<String>) -> Result<T, Failure> {
-    Err(Failure { reason, detail: detail.into() })
+    Err(Failure {
+        reason,
+        detail: detail.into(),
+    })
 }
 
 /// What is known so far, so that an invalid verdict still names the signer when it can.
@@ -95,7 +98,10 @@ fn parse(bytes: &[u8]) -> Result<SignedData, Failure> {
     let info = ContentInfo::from_der(&der)
         .or_else(|e| fail(Reason::Malformed, format!("not a CMS ContentInfo: {e}")))?;
     if info.content_type != oid::SIGNED_DATA {
-        return fail(Reason::Malformed, format!("content type {} is not signedData", info.content_type));
+        return fail(
+            Reason::Malformed,
+            format!("content type {} is not signedData", info.content_type),
+        );
     }
     info.content
         .decode_as::<SignedData>()
@@ -109,7 +115,10 @@ fn encapsulated_content(sd: &SignedData) -> Result<Option<Vec<u8>>, Failure> {
     };
     match any.decode_as::<OctetString>() {
         Ok(octets) => Ok(Some(octets.into_bytes())),
-        Err(e) => fail(Reason::Malformed, format!("the encapsulated content is not an OCTET STRING: {e}")),
+        Err(e) => fail(
+            Reason::Malformed,
+            format!("the encapsulated content is not an OCTET STRING: {e}"),
+        ),
     }
 }
 
@@ -137,7 +146,10 @@ fn find_signer<'c>(sid: &SignerIdentifier, pool: &'c [Certificate]) -> Option<&'
 }
 
 /// The single value of the signed attribute `id`; `None` when absent.
-fn single_attribute<'a>(si: &'a SignerInfo, id: ObjectIdentifier) -> Result<Option<&'a der::Any>, Failure> {
+fn single_attribute<'a>(
+    si: &'a SignerInfo,
+    id: ObjectIdentifier,
+) -> Result<Option<&'a der::Any>, Failure> {
     let Some(attrs) = &si.signed_attrs else {
         return Ok(None);
     };
@@ -147,7 +159,10 @@ fn single_attribute<'a>(si: &'a SignerInfo, id: ObjectIdentifier) -> Result<Opti
     };
     if found.next().is_some() || attr.values.len() != 1 {
         // RFC 5652 §11: these attributes occur once with exactly one value.
-        return fail(Reason::Malformed, format!("signed attribute {id} must have exactly one value"));
+        return fail(
+            Reason::Malformed,
+            format!("signed attribute {id} must have exactly one value"),
+        );
     }
     Ok(attr.values.iter().next())
 }
@@ -170,7 +185,11 @@ pub(crate) fn check_signature(
     Err(last)
 }
 
-fn digest(verifier: &Verifier, algorithm: &AlgorithmIdentifierOwned, data: &[u8]) -> Result<Vec<u8>, Failure> {
+fn digest(
+    verifier: &Verifier,
+    algorithm: &AlgorithmIdentifierOwned,
+    data: &[u8],
+) -> Result<Vec<u8>, Failure> {
     for suite in &verifier.suites {
         match suite.digest(algorithm, data) {
             Err(AlgorithmError::Unsupported(_)) => continue,
@@ -178,33 +197,54 @@ fn digest(verifier: &Verifier, algorithm: &AlgorithmIdentifierOwned, data: &[u8]
             Err(e) => return fail(Reason::Malformed, format!("digest {}: {e}", algorithm.oid)),
         }
     }
-    fail(Reason::BadSignature, format!("unsupported digest algorithm {}", algorithm.oid))
+    fail(
+        Reason::BadSignature,
+        format!("unsupported digest algorithm {}", algorithm.oid),
+    )
 }
 
-fn run(verifier: &Verifier, request: &Request<'_>, progress: &mut Progress) -> Result<Vec<u8>, Failure> {
+fn run(
+    verifier: &Verifier,
+    request: &Request<'_>,
+    progress: &mut Progress,
+) -> Result<Vec<u8>, Failure> {
     let sd = parse(request.signature)?;
     let signer_info = match sd.signer_infos.0.as_slice() {
         [one] => one,
         [] => return fail(Reason::Malformed, "the message has no signer"),
-        many => return fail(Reason::Malformed, format!("{} signers; one was expected", many.len())),
+        many => {
+            return fail(
+                Reason::Malformed,
+                format!("{} signers; one was expected", many.len()),
+            );
+        }
     };
 
     // Content: attached, detached, or both (then they must agree).
     let content = match (encapsulated_content(&sd)?, request.content) {
         (Some(attached), Some(given)) if attached != given => {
-            return fail(Reason::ContentMismatch, "the signed content differs from the content given");
+            return fail(
+                Reason::ContentMismatch,
+                "the signed content differs from the content given",
+            );
         }
         (Some(attached), _) => attached,
         (None, Some(given)) => given.to_vec(),
         (None, None) => {
-            return fail(Reason::ContentMismatch, "a detached signature needs the signed content");
+            return fail(
+                Reason::ContentMismatch,
+                "a detached signature needs the signed content",
+            );
         }
     };
 
     let mut pool = message_certificates(&sd);
     pool.extend(verifier.trust.intermediates().iter().cloned());
     let Some(signer_cert) = find_signer(&signer_info.sid, &pool).cloned() else {
-        return fail(Reason::UntrustedChain, "the signer certificate is neither in the message nor configured");
+        return fail(
+            Reason::UntrustedChain,
+            "the signer certificate is neither in the message nor configured",
+        );
     };
     progress.signer = Some(signer_details(&signer_cert));
 
@@ -214,20 +254,28 @@ fn run(verifier: &Verifier, request: &Request<'_>, progress: &mut Progress) -> R
         Some(attrs) => {
             match single_attribute(signer_info, oid::CONTENT_TYPE)? {
                 Some(v) => {
-                    let ct = v
-                        .decode_as::<ObjectIdentifier>()
-                        .or_else(|e| fail(Reason::Malformed, format!("content-type attribute: {e}")))?;
+                    let ct = v.decode_as::<ObjectIdentifier>().or_else(|e| {
+                        fail(Reason::Malformed, format!("content-type attribute: {e}"))
+                    })?;
                     if ct != sd.encap_content_info.econtent_type {
-                        return fail(Reason::ContentMismatch, "the content-type attribute differs from the content's type");
+                        return fail(
+                            Reason::ContentMismatch,
+                            "the content-type attribute differs from the content's type",
+                        );
                     }
                 }
                 None => return fail(Reason::Malformed, "signed attributes without content-type"),
             }
             let expected = match single_attribute(signer_info, oid::MESSAGE_DIGEST)? {
-                Some(v) => v
-                    .decode_as::<OctetString>()
-                    .or_else(|e| fail(Reason::Malformed, format!("message-digest attribute: {e}")))?,
-                None => return fail(Reason::Malformed, "signed attributes without message-digest"),
+                Some(v) => v.decode_as::<OctetString>().or_else(|e| {
+                    fail(Reason::Malformed, format!("message-digest attribute: {e}"))
+                })?,
+                None => {
+                    return fail(
+                        Reason::Malformed,
+                        "signed attributes without message-digest",
+                    );
+                }
             };
             if let Some(v) = single_attribute(signer_info, oid::SIGNING_TIME)? {
                 let t = v
@@ -237,7 +285,10 @@ fn run(verifier: &Verifier, request: &Request<'_>, progress: &mut Progress) -> R
                 progress.signing_time = Some(to_datetime(t));
             }
             if digest(verifier, &signer_info.digest_alg, &content)? != expected.as_bytes() {
-                return fail(Reason::ContentMismatch, "the content's digest differs from the signed message-digest");
+                return fail(
+                    Reason::ContentMismatch,
+                    "the content's digest differs from the signed message-digest",
+                );
             }
             // The signature is over the attributes' DER as an explicit SET OF (tag 0x31), not
             // over the [0] IMPLICIT form they are stored in; decoding sorted them into DER order.
@@ -247,7 +298,10 @@ fn run(verifier: &Verifier, request: &Request<'_>, progress: &mut Progress) -> R
         }
         None => {
             if sd.encap_content_info.econtent_type != oid::DATA {
-                return fail(Reason::Malformed, "content other than id-data needs signed attributes");
+                return fail(
+                    Reason::Malformed,
+                    "content other than id-data needs signed attributes",
+                );
             }
             content.clone()
         }
@@ -262,8 +316,18 @@ fn run(verifier: &Verifier, request: &Request<'_>, progress: &mut Progress) -> R
         signer_info.signature.as_bytes(),
     ) {
         Ok(()) => {}
-        Err(AlgorithmError::Invalid) => return fail(Reason::BadSignature, "the signature does not verify with the signer's key"),
-        Err(e) => return fail(Reason::BadSignature, format!("the signature cannot be verified: {e}")),
+        Err(AlgorithmError::Invalid) => {
+            return fail(
+                Reason::BadSignature,
+                "the signature does not verify with the signer's key",
+            );
+        }
+        Err(e) => {
+            return fail(
+                Reason::BadSignature,
+                format!("the signature cannot be verified: {e}"),
+            );
+        }
     }
 
     let path = chain::build(verifier, &signer_cert, &pool)?;
@@ -274,7 +338,12 @@ fn run(verifier: &Verifier, request: &Request<'_>, progress: &mut Progress) -> R
     if let Some(expected) = request.expected_iin {
         match certificate::subject_iin(&signer_cert) {
             Some(iin) if iin == expected => {}
-            Some(_) => return fail(Reason::IinMismatch, "the certificate's IIN is not the applicant's"),
+            Some(_) => {
+                return fail(
+                    Reason::IinMismatch,
+                    "the certificate's IIN is not the applicant's",
+                );
+            }
             None => return fail(Reason::IinMismatch, "the certificate carries no IIN"),
         }
     }

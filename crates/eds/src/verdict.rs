@@ -208,7 +208,8 @@ impl Verdict {
 fn rfc3339(t: OffsetDateTime) -> String {
     // Every OffsetDateTime the verifier holds comes from X.509 times (years 1950-9999) or the
     // caller's clock, all of which RFC 3339 can represent; the fallback only guards the type.
-    t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 #[derive(Serialize)]

@@ -81,7 +81,9 @@ fn key(kind: KeyKind, rsa_pem: &str) -> KeyPair {
     match kind {
         KeyKind::Rsa2048 => KeyPair::from_pkcs8_pem_and_sign_algo(rsa_pem, &rcgen::PKCS_RSA_SHA256)
             .expect("fixture RSA key is PKCS#8"),
-        KeyKind::P256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256 key generation"),
+        KeyKind::P256 => {
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256 key generation")
+        }
     }
 }
 
@@ -120,15 +122,21 @@ pub struct User {
 impl Pki {
     /// A PKI whose CAs are valid ten years either side of `now`.
     pub fn new(kind: KeyKind, now: OffsetDateTime) -> Pki {
-        let root = CertifiedIssuer::self_signed(ca_params("TEST NCA ROOT", 1, now), key(kind, RSA_ROOT))
-            .expect("root certificate");
+        let root =
+            CertifiedIssuer::self_signed(ca_params("TEST NCA ROOT", 1, now), key(kind, RSA_ROOT))
+                .expect("root certificate");
         let intermediate = CertifiedIssuer::signed_by(
             ca_params("TEST NCA INTERMEDIATE", 2, now),
             key(kind, RSA_INTERMEDIATE),
             &root,
         )
         .expect("intermediate certificate");
-        Pki { kind, now, root, intermediate }
+        Pki {
+            kind,
+            now,
+            root,
+            intermediate,
+        }
     }
 
     pub fn root_der(&self) -> Vec<u8> {
@@ -148,7 +156,11 @@ impl Pki {
     pub fn user(&self, case: UserCase) -> User {
         let now = self.now;
         let mut p = CertificateParams::default();
-        let iin = if case == UserCase::OtherIin { OTHER_IIN } else { APPLICANT_IIN };
+        let iin = if case == UserCase::OtherIin {
+            OTHER_IIN
+        } else {
+            APPLICANT_IIN
+        };
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, "ТЕСТОВ ТЕСТ");
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 4]), "ТЕСТОВ");
@@ -156,7 +168,10 @@ impl Pki {
         dn.push(DnType::CountryName, "KZ");
         if case == UserCase::LegalEntity {
             dn.push(DnType::OrganizationName, "ТОО ТЕСТ");
-            dn.push(DnType::OrganizationalUnitName, format!("BIN{ORGANISATION_BIN}"));
+            dn.push(
+                DnType::OrganizationalUnitName,
+                format!("BIN{ORGANISATION_BIN}"),
+            );
         }
         p.distinguished_name = dn;
         p.serial_number = Some(SerialNumber::from(case.serial()));
@@ -167,7 +182,10 @@ impl Pki {
         };
         p.key_usages = match case {
             UserCase::NoDigitalSignature => vec![KeyUsagePurpose::KeyEncipherment],
-            _ => vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::ContentCommitment],
+            _ => vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::ContentCommitment,
+            ],
         };
         p.extended_key_usages = match case {
             UserCase::Authentication => vec![ExtendedKeyUsagePurpose::ClientAuth],
@@ -175,7 +193,9 @@ impl Pki {
         };
         p.use_authority_key_identifier_extension = true;
         let key = key(self.kind, RSA_USER);
-        let cert = p.signed_by(&key, &self.intermediate).expect("user certificate");
+        let cert = p
+            .signed_by(&key, &self.intermediate)
+            .expect("user certificate");
         User {
             kind: self.kind,
             certificate: cert.der().to_vec(),
@@ -186,7 +206,12 @@ impl Pki {
 
     /// The root's CRL (revoking nothing), current at `now`.
     pub fn root_crl(&self) -> Vec<u8> {
-        crl(&self.root, self.now - Duration::days(1), self.now + Duration::days(7), &[])
+        crl(
+            &self.root,
+            self.now - Duration::days(1),
+            self.now + Duration::days(7),
+            &[],
+        )
     }
 
     /// The intermediate's CRL revoking the `Revoked` user, current at `now`.
@@ -215,7 +240,12 @@ impl Pki {
             ca_params("TEST NCA INTERMEDIATE", 2, self.now),
             key(self.kind, RSA_ROOT),
         );
-        crl(&forger, self.now - Duration::days(1), self.now + Duration::days(7), &[])
+        crl(
+            &forger,
+            self.now - Duration::days(1),
+            self.now + Duration::days(7),
+            &[],
+        )
     }
 }
 
@@ -260,7 +290,11 @@ pub struct SignOptions {
 
 impl Default for SignOptions {
     fn default() -> Self {
-        SignOptions { attached: true, signing_time: None, include_intermediate: true }
+        SignOptions {
+            attached: true,
+            signing_time: None,
+            include_intermediate: true,
+        }
     }
 }
 
@@ -289,19 +323,28 @@ impl User {
                 .then(|| Any::new(Tag::OctetString, content).expect("octet string")),
         };
         let digest = Sha256::digest(content).to_vec();
-        let sha256 = AlgorithmIdentifierOwned { oid: ID_SHA256, parameters: None };
+        let sha256 = AlgorithmIdentifierOwned {
+            oid: ID_SHA256,
+            parameters: None,
+        };
         let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
             issuer: cert.tbs_certificate.issuer.clone(),
             serial_number: cert.tbs_certificate.serial_number.clone(),
         });
         let external = (!options.attached).then_some(digest.as_slice());
         let mut builder = SignedDataBuilder::new(&econtent);
-        builder.add_digest_algorithm(sha256.clone()).expect("digest algorithm");
-        builder.add_certificate(CertificateChoices::Certificate(cert.clone())).expect("certificate");
+        builder
+            .add_digest_algorithm(sha256.clone())
+            .expect("digest algorithm");
+        builder
+            .add_certificate(CertificateChoices::Certificate(cert.clone()))
+            .expect("certificate");
         if options.include_intermediate {
             for c in &self.chain {
                 let c = Certificate::from_der(c).expect("chain certificate");
-                builder.add_certificate(CertificateChoices::Certificate(c)).expect("certificate");
+                builder
+                    .add_certificate(CertificateChoices::Certificate(c))
+                    .expect("certificate");
             }
         }
         let time_attr = options.signing_time.map(signing_time_attribute);
@@ -309,19 +352,26 @@ impl User {
             KeyKind::Rsa2048 => {
                 let key = rsa::RsaPrivateKey::from_pkcs8_der(&self.key_pkcs8).expect("RSA key");
                 let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(key);
-                let mut si = SignerInfoBuilder::new(&signer, sid, sha256, &econtent, external).expect("signer");
+                let mut si = SignerInfoBuilder::new(&signer, sid, sha256, &econtent, external)
+                    .expect("signer");
                 if let Some(a) = time_attr {
                     si.add_signed_attribute(a).expect("attribute");
                 }
-                builder.add_signer_info::<_, rsa::pkcs1v15::Signature>(si).expect("RSA signature");
+                builder
+                    .add_signer_info::<_, rsa::pkcs1v15::Signature>(si)
+                    .expect("RSA signature");
             }
             KeyKind::P256 => {
-                let signer = p256::ecdsa::SigningKey::from_pkcs8_der(&self.key_pkcs8).expect("P-256 key");
-                let mut si = SignerInfoBuilder::new(&signer, sid, sha256, &econtent, external).expect("signer");
+                let signer =
+                    p256::ecdsa::SigningKey::from_pkcs8_der(&self.key_pkcs8).expect("P-256 key");
+                let mut si = SignerInfoBuilder::new(&signer, sid, sha256, &econtent, external)
+                    .expect("signer");
                 if let Some(a) = time_attr {
                     si.add_signed_attribute(a).expect("attribute");
                 }
-                builder.add_signer_info::<_, p256::ecdsa::DerSignature>(si).expect("ECDSA signature");
+                builder
+                    .add_signer_info::<_, p256::ecdsa::DerSignature>(si)
+                    .expect("ECDSA signature");
             }
         }
         builder.build().expect("SignedData").to_der().expect("DER")
@@ -330,18 +380,25 @@ impl User {
 
 fn signing_time_attribute(t: OffsetDateTime) -> Attribute {
     let secs = u64::try_from(t.unix_timestamp()).expect("signing time after 1970");
-    let utc = UtcTime::from_unix_duration(std::time::Duration::from_secs(secs)).expect("UTCTime range");
+    let utc =
+        UtcTime::from_unix_duration(std::time::Duration::from_secs(secs)).expect("UTCTime range");
     let value = Any::encode_from(&utc).expect("UTCTime");
-    Attribute { oid: ID_SIGNING_TIME, values: SetOfVec::try_from(vec![value]).expect("one value") }
+    Attribute {
+        oid: ID_SIGNING_TIME,
+        values: SetOfVec::try_from(vec![value]).expect("one value"),
+    }
 }
 
 fn edit_signed_data(cms: &[u8], edit: impl FnOnce(&mut SignedData)) -> Vec<u8> {
     let ci = ContentInfo::from_der(cms).expect("test CMS");
     let mut sd: SignedData = ci.content.decode_as().expect("test SignedData");
     edit(&mut sd);
-    ContentInfo { content_type: ci.content_type, content: Any::encode_from(&sd).expect("SignedData") }
-        .to_der()
-        .expect("DER")
+    ContentInfo {
+        content_type: ci.content_type,
+        content: Any::encode_from(&sd).expect("SignedData"),
+    }
+    .to_der()
+    .expect("DER")
 }
 
 /// The same message with one bit of the signature value flipped.
@@ -368,6 +425,17 @@ pub fn with_rsa_encryption_oid(cms: &[u8]) -> Vec<u8> {
                 oid: RSA_ENCRYPTION,
                 parameters: Some(Any::null()),
             };
+        }
+        sd.signer_infos = cms::signed_data::SignerInfos::try_from(infos).expect("signer infos");
+    })
+}
+
+/// The same message with the signer info's signature algorithm replaced by `oid`.
+pub fn with_signature_algorithm(cms: &[u8], oid: ObjectIdentifier) -> Vec<u8> {
+    edit_signed_data(cms, |sd| {
+        let mut infos: Vec<_> = sd.signer_infos.0.iter().cloned().collect();
+        if let Some(si) = infos.first_mut() {
+            si.signature_algorithm = AlgorithmIdentifierOwned { oid, parameters: None };
         }
         sd.signer_infos = cms::signed_data::SignerInfos::try_from(infos).expect("signer infos");
     })
