@@ -50,9 +50,12 @@ impl From<Kind> for RegistryKind {
 
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let ImportWhat::Registry(args) = args.what;
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let kind = RegistryKind::from(args.kind);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let db = args.database.open().await?;
         db.migrate().await?;
@@ -60,7 +63,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         db.close().await;
         match result {
             Ok(summary) => {
-                let links = if summary.links > 0 { format!(" and {} parent or representative links", summary.links) } else { String::new() };
+                let links = if summary.links > 0 {
+                    format!(" and {} parent or representative links", summary.links)
+                } else {
+                    String::new()
+                };
                 println!(
                     "imported {} record(s){links} into the {} registry of {}",
                     summary.records,
@@ -75,7 +82,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
                 }
                 anyhow::bail!("{} row(s) rejected; nothing was imported", rows.len())
             }
-            Err(e) => Err(anyhow::Error::new(e).context(format!("cannot import {}", args.file.display()))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("cannot import {}", args.file.display())))
+            }
         }
     })
 }

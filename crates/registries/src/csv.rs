@@ -45,12 +45,18 @@ impl Table {
                 records.push(Record { line, fields });
             }
         }
-        Ok(Table { header: header.ok_or(CsvError::NoHeader)?, records })
+        Ok(Table {
+            header: header.ok_or(CsvError::NoHeader)?,
+            records,
+        })
     }
 
     /// The position of a column, which the header must name.
     pub fn column(&self, name: &str) -> Result<usize, CsvError> {
-        self.header.iter().position(|h| h == name).ok_or_else(|| CsvError::MissingColumn(name.to_owned()))
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| CsvError::MissingColumn(name.to_owned()))
     }
 
     /// The position of a column the header may leave out.
@@ -148,9 +154,18 @@ mod tests {
 
     #[test]
     fn broken_quotes_name_their_line() {
-        assert_eq!(Table::parse("a\n\"x").unwrap_err(), CsvError::UnclosedQuote { line: 2 });
-        assert_eq!(Table::parse("a\n\"x\"y").unwrap_err(), CsvError::TextAfterQuote { line: 2 });
+        assert_eq!(
+            Table::parse("a\n\"x").unwrap_err(),
+            CsvError::UnclosedQuote { line: 2 }
+        );
+        assert_eq!(
+            Table::parse("a\n\"x\"y").unwrap_err(),
+            CsvError::TextAfterQuote { line: 2 }
+        );
         assert_eq!(Table::parse("\n \n").unwrap_err(), CsvError::NoHeader);
-        assert!(matches!(Table::parse("a\n").unwrap().column("b"), Err(CsvError::MissingColumn(_))));
+        assert!(matches!(
+            Table::parse("a\n").unwrap().column("b"),
+            Err(CsvError::MissingColumn(_))
+        ));
     }
 }

@@ -4,11 +4,14 @@
 use kezek_store::{AuditRecord, Db};
 use time::OffsetDateTime;
 
-use crate::import::{ImportError, parse_entities, parse_persons, parse_powers, put_entities, put_persons, put_powers};
+use crate::import::{
+    ImportError, parse_entities, parse_persons, parse_powers, put_entities, put_persons, put_powers,
+};
 
 pub const PERSONS_CSV: &str = include_str!("../../../catalog/registries/persons.csv");
 pub const ENTITIES_CSV: &str = include_str!("../../../catalog/registries/entities.csv");
-pub const POWERS_OF_ATTORNEY_CSV: &str = include_str!("../../../catalog/registries/powers_of_attorney.csv");
+pub const POWERS_OF_ATTORNEY_CSV: &str =
+    include_str!("../../../catalog/registries/powers_of_attorney.csv");
 
 /// Whether all embedded registries are empty.
 pub async fn is_empty(db: &Db) -> Result<bool, ImportError> {

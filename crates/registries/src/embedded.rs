@@ -4,7 +4,10 @@
 use kezek_domain::identity::{Bin, Iin};
 use kezek_store::{Db, StoreError};
 
-use crate::{Entity, EntityRegistry, EntityStatus, NotaryRegistry, Person, PersonRegistry, PowerOfAttorney, Relation, RegistryError};
+use crate::{
+    Entity, EntityRegistry, EntityStatus, NotaryRegistry, Person, PersonRegistry, PowerOfAttorney,
+    RegistryError, Relation,
+};
 
 /// All three registries, backed by `registry_*` tables.
 #[derive(Clone, Debug)]
@@ -30,41 +33,85 @@ fn stored_iin(s: &str) -> Result<Iin, RegistryError> {
 
 impl PersonRegistry for EmbeddedRegistry {
     async fn person(&self, iin: &Iin) -> Result<Person, RegistryError> {
-        let row = self.db.registry_person(iin).await.map_err(unavailable)?.ok_or(RegistryError::NotFound)?;
-        Ok(Person { iin: stored_iin(&row.iin)?, full_name: row.full_name, birth_date: row.birth_date, death_date: row.death_date })
+        let row = self
+            .db
+            .registry_person(iin)
+            .await
+            .map_err(unavailable)?
+            .ok_or(RegistryError::NotFound)?;
+        Ok(Person {
+            iin: stored_iin(&row.iin)?,
+            full_name: row.full_name,
+            birth_date: row.birth_date,
+            death_date: row.death_date,
+        })
     }
 
     async fn relation(&self, adult: &Iin, child: &Iin) -> Result<Option<Relation>, RegistryError> {
         for who in [adult, child] {
-            if self.db.registry_person(who).await.map_err(unavailable)?.is_none() {
+            if self
+                .db
+                .registry_person(who)
+                .await
+                .map_err(unavailable)?
+                .is_none()
+            {
                 return Err(RegistryError::NotFound);
             }
         }
-        match self.db.registry_relation(adult, child).await.map_err(unavailable)? {
+        match self
+            .db
+            .registry_relation(adult, child)
+            .await
+            .map_err(unavailable)?
+        {
             None => Ok(None),
-            Some(r) => Relation::parse(&r).map(Some).ok_or_else(|| RegistryError::InvalidAnswer(format!("stored relation {r:?}"))),
+            Some(r) => Relation::parse(&r)
+                .map(Some)
+                .ok_or_else(|| RegistryError::InvalidAnswer(format!("stored relation {r:?}"))),
         }
     }
 }
 
 impl EntityRegistry for EmbeddedRegistry {
     async fn entity(&self, bin: &Bin) -> Result<Entity, RegistryError> {
-        let row = self.db.registry_entity(bin).await.map_err(unavailable)?.ok_or(RegistryError::NotFound)?;
-        let status = EntityStatus::parse(&row.status)
-            .ok_or_else(|| RegistryError::InvalidAnswer(format!("stored status {:?}", row.status)))?;
-        let bin = Bin::parse(&row.bin).map_err(|e| RegistryError::InvalidAnswer(format!("stored BIN: {e}")))?;
-        Ok(Entity { bin, name: row.name, status })
+        let row = self
+            .db
+            .registry_entity(bin)
+            .await
+            .map_err(unavailable)?
+            .ok_or(RegistryError::NotFound)?;
+        let status = EntityStatus::parse(&row.status).ok_or_else(|| {
+            RegistryError::InvalidAnswer(format!("stored status {:?}", row.status))
+        })?;
+        let bin = Bin::parse(&row.bin)
+            .map_err(|e| RegistryError::InvalidAnswer(format!("stored BIN: {e}")))?;
+        Ok(Entity {
+            bin,
+            name: row.name,
+            status,
+        })
     }
 }
 
 impl NotaryRegistry for EmbeddedRegistry {
     async fn power_of_attorney(&self, number: &str) -> Result<PowerOfAttorney, RegistryError> {
-        let row = self.db.registry_power_of_attorney(number).await.map_err(unavailable)?.ok_or(RegistryError::NotFound)?;
+        let row = self
+            .db
+            .registry_power_of_attorney(number)
+            .await
+            .map_err(unavailable)?
+            .ok_or(RegistryError::NotFound)?;
         Ok(PowerOfAttorney {
             number: row.number,
             principal_iin: stored_iin(&row.principal_iin)?,
             representative_iin: stored_iin(&row.representative_iin)?,
-            scope: row.scope.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            scope: row
+                .scope
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             valid_from: row.valid_from,
             valid_until: row.valid_until,
             revoked_on: row.revoked_on,

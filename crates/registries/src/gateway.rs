@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    AttorneyRefusal, Entity, EntityRegistry, NotaryRegistry, Person, PersonRegistry, PowerOfAttorney, Relation, RegistryError,
+    AttorneyRefusal, Entity, EntityRegistry, NotaryRegistry, Person, PersonRegistry,
+    PowerOfAttorney, RegistryError, Relation,
 };
 
 /// On whose application, for which service and by whom a registry is asked.
@@ -31,7 +32,9 @@ pub struct RequestContext<'a> {
 pub enum GatewayError {
     /// A person the request is about has no recorded, unrevoked consent for this service
     /// (002 §10): nothing was sent.
-    #[error("no recorded consent to use the protected personal data of a person this request is about")]
+    #[error(
+        "no recorded consent to use the protected personal data of a person this request is about"
+    )]
     NoConsent,
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -54,7 +57,8 @@ pub struct RegistryGateway<R> {
 /// The SHA-256 (hex) of the canonical JSON of an answer, as recorded in `registry_requests`.
 /// "No such record" is the JSON `null`.
 pub fn answer_digest<T: Serialize>(answer: Option<&T>) -> String {
-    let json = serde_json::to_vec(&answer).expect("registry answers are plain data and always serialise");
+    let json =
+        serde_json::to_vec(&answer).expect("registry answers are plain data and always serialise");
     hex::encode(Sha256::digest(&json))
 }
 
@@ -68,13 +72,19 @@ pub enum ChildRefusal {
     BirthDateDiffers,
     #[error("the person registry records the child as deceased")]
     ChildDeceased,
-    #[error("the person registry does not record the applicant as the child's parent or legal representative")]
+    #[error(
+        "the person registry does not record the applicant as the child's parent or legal representative"
+    )]
     NotParent,
 }
 
 impl<R> RegistryGateway<R> {
     pub fn new(db: Db, registry: R) -> RegistryGateway<R> {
-        RegistryGateway { registry, db, clock: Arc::new(OffsetDateTime::now_utc) }
+        RegistryGateway {
+            registry,
+            db,
+            clock: Arc::new(OffsetDateTime::now_utc),
+        }
     }
 
     pub fn with_clock(mut self, clock: WallClock) -> RegistryGateway<R> {
@@ -89,9 +99,15 @@ impl<R> RegistryGateway<R> {
     /// The applicant's consent id, after checking that every person the request is about has
     /// an unrevoked consent for this service.
     async fn consent(&self, ctx: &RequestContext<'_>, about: &[&Iin]) -> Result<i64, GatewayError> {
-        let applicant = self.db.active_consent(ctx.applicant, ctx.service).await?.ok_or(GatewayError::NoConsent)?;
+        let applicant = self
+            .db
+            .active_consent(ctx.applicant, ctx.service)
+            .await?
+            .ok_or(GatewayError::NoConsent)?;
         for person in about {
-            if *person != ctx.applicant && self.db.active_consent(person, ctx.service).await?.is_none() {
+            if *person != ctx.applicant
+                && self.db.active_consent(person, ctx.service).await?.is_none()
+            {
                 return Err(GatewayError::NoConsent);
             }
         }
@@ -141,7 +157,14 @@ impl<R> RegistryGateway<R> {
         })
         .await?;
         tx.commit().await?;
-        tracing::info!(registry, operation, query = query_masked, outcome, request_id = id, "registry request recorded");
+        tracing::info!(
+            registry,
+            operation,
+            query = query_masked,
+            outcome,
+            request_id = id,
+            "registry request recorded"
+        );
         Ok(())
     }
 
@@ -164,23 +187,43 @@ impl<R> RegistryGateway<R> {
         };
         let asked_at = (self.clock)();
         let result = request().await;
-        self.record(ctx, what, &query, &masked, consent_id, asked_at, &result).await?;
+        self.record(ctx, what, &query, &masked, consent_id, asked_at, &result)
+            .await?;
         Ok(result?)
     }
 }
 
 impl<R: PersonRegistry> RegistryGateway<R> {
     /// ГБД ФЛ: the person with this IIN.
-    pub async fn person(&self, ctx: &RequestContext<'_>, iin: &Iin) -> Result<Person, GatewayError> {
-        self.ask(ctx, ("person", "person"), (iin.as_string(), iin.masked()), &[iin], || self.registry.person(iin)).await
+    pub async fn person(
+        &self,
+        ctx: &RequestContext<'_>,
+        iin: &Iin,
+    ) -> Result<Person, GatewayError> {
+        self.ask(
+            ctx,
+            ("person", "person"),
+            (iin.as_string(), iin.masked()),
+            &[iin],
+            || self.registry.person(iin),
+        )
+        .await
     }
 
     /// ГБД ФЛ: how `adult` stands to `child`.
-    pub async fn relation(&self, ctx: &RequestContext<'_>, adult: &Iin, child: &Iin) -> Result<Option<Relation>, GatewayError> {
+    pub async fn relation(
+        &self,
+        ctx: &RequestContext<'_>,
+        adult: &Iin,
+        child: &Iin,
+    ) -> Result<Option<Relation>, GatewayError> {
         self.ask(
             ctx,
             ("person", "relation"),
-            (format!("{} {}", adult.as_string(), child.as_string()), format!("{} {}", adult.masked(), child.masked())),
+            (
+                format!("{} {}", adult.as_string(), child.as_string()),
+                format!("{} {}", adult.masked(), child.masked()),
+            ),
             &[adult, child],
             || self.registry.relation(adult, child),
         )
@@ -191,10 +234,17 @@ impl<R: PersonRegistry> RegistryGateway<R> {
     /// process 3, condition 1; 003 §14): the child is known, born on `birth_date`, alive, and
     /// the applicant is their parent or legal representative. `Ok(Err(_))` is a refusal the
     /// applicant is told; `Err(_)` means the registry could not be asked.
-    pub async fn check_child(&self, ctx: &RequestContext<'_>, child: &Iin, birth_date: Date) -> Result<Result<Relation, ChildRefusal>, GatewayError> {
+    pub async fn check_child(
+        &self,
+        ctx: &RequestContext<'_>,
+        child: &Iin,
+        birth_date: Date,
+    ) -> Result<Result<Relation, ChildRefusal>, GatewayError> {
         let person = match self.person(ctx, child).await {
             Ok(p) => p,
-            Err(GatewayError::Registry(RegistryError::NotFound)) => return Ok(Err(ChildRefusal::ChildUnknown)),
+            Err(GatewayError::Registry(RegistryError::NotFound)) => {
+                return Ok(Err(ChildRefusal::ChildUnknown));
+            }
             Err(e) => return Err(e),
         };
         if person.birth_date != birth_date {
@@ -205,7 +255,9 @@ impl<R: PersonRegistry> RegistryGateway<R> {
         }
         match self.relation(ctx, ctx.applicant, child).await {
             Ok(Some(r)) => Ok(Ok(r)),
-            Ok(None) | Err(GatewayError::Registry(RegistryError::NotFound)) => Ok(Err(ChildRefusal::NotParent)),
+            Ok(None) | Err(GatewayError::Registry(RegistryError::NotFound)) => {
+                Ok(Err(ChildRefusal::NotParent))
+            }
             Err(e) => Err(e),
         }
     }
@@ -213,16 +265,37 @@ impl<R: PersonRegistry> RegistryGateway<R> {
 
 impl<R: EntityRegistry> RegistryGateway<R> {
     /// ГБД ЮЛ: the legal entity with this BIN.
-    pub async fn entity(&self, ctx: &RequestContext<'_>, bin: &Bin) -> Result<Entity, GatewayError> {
-        self.ask(ctx, ("entity", "entity"), (bin.as_string(), bin.as_string()), &[], || self.registry.entity(bin)).await
+    pub async fn entity(
+        &self,
+        ctx: &RequestContext<'_>,
+        bin: &Bin,
+    ) -> Result<Entity, GatewayError> {
+        self.ask(
+            ctx,
+            ("entity", "entity"),
+            (bin.as_string(), bin.as_string()),
+            &[],
+            || self.registry.entity(bin),
+        )
+        .await
     }
 }
 
 impl<R: NotaryRegistry> RegistryGateway<R> {
     /// ЕНИС: the power of attorney with this number.
-    pub async fn power_of_attorney(&self, ctx: &RequestContext<'_>, number: &str) -> Result<PowerOfAttorney, GatewayError> {
-        self.ask(ctx, ("notary", "power_of_attorney"), (number.to_owned(), number.to_owned()), &[], || self.registry.power_of_attorney(number))
-            .await
+    pub async fn power_of_attorney(
+        &self,
+        ctx: &RequestContext<'_>,
+        number: &str,
+    ) -> Result<PowerOfAttorney, GatewayError> {
+        self.ask(
+            ctx,
+            ("notary", "power_of_attorney"),
+            (number.to_owned(), number.to_owned()),
+            &[],
+            || self.registry.power_of_attorney(number),
+        )
+        .await
     }
 
     /// Whether the applicant may act for `principal` in this service on the day `on`, by the
@@ -236,7 +309,9 @@ impl<R: NotaryRegistry> RegistryGateway<R> {
         on: Date,
     ) -> Result<Result<(), Option<AttorneyRefusal>>, GatewayError> {
         match self.power_of_attorney(ctx, number).await {
-            Ok(poa) => Ok(poa.authorises(principal, ctx.applicant, ctx.service, on).map_err(Some)),
+            Ok(poa) => Ok(poa
+                .authorises(principal, ctx.applicant, ctx.service, on)
+                .map_err(Some)),
             Err(GatewayError::Registry(RegistryError::NotFound)) => Ok(Err(None)),
             Err(e) => Err(e),
         }

@@ -13,7 +13,10 @@ use kezek_domain::identity::{Bin, Iin};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Entity, EntityRegistry, NotaryRegistry, Person, PersonRegistry, PowerOfAttorney, Relation, RegistryError};
+use crate::{
+    Entity, EntityRegistry, NotaryRegistry, Person, PersonRegistry, PowerOfAttorney, RegistryError,
+    Relation,
+};
 
 /// How the adapter talks to the gateway.
 #[derive(Clone, Debug)]
@@ -108,11 +111,17 @@ pub enum BreakerState {
 
 #[derive(Debug)]
 enum Breaker {
-    Closed { failures: u32 },
-    Open { since: Instant },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        since: Instant,
+    },
     /// A trial went out at `since`. Should its caller give up on it (a dropped future never
     /// reports back), another trial is let through one cool-down later.
-    HalfOpen { since: Instant },
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 impl Breaker {
@@ -121,7 +130,9 @@ impl Breaker {
     fn admit(&mut self, now: Instant, cooldown: Duration) -> bool {
         match *self {
             Breaker::Closed { .. } => true,
-            Breaker::Open { since } | Breaker::HalfOpen { since } if now.saturating_duration_since(since) >= cooldown => {
+            Breaker::Open { since } | Breaker::HalfOpen { since }
+                if now.saturating_duration_since(since) >= cooldown =>
+            {
                 *self = Breaker::HalfOpen { since: now };
                 true
             }
@@ -137,7 +148,9 @@ impl Breaker {
     fn failure(&mut self, now: Instant, threshold: u32) -> bool {
         match *self {
             Breaker::Closed { failures } if failures + 1 < threshold.max(1) => {
-                *self = Breaker::Closed { failures: failures + 1 };
+                *self = Breaker::Closed {
+                    failures: failures + 1,
+                };
                 false
             }
             _ => {
@@ -159,7 +172,10 @@ pub struct HttpRegistry {
 
 impl std::fmt::Debug for HttpRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpRegistry").field("config", &self.config).field("breaker", &self.breaker_state()).finish()
+        f.debug_struct("HttpRegistry")
+            .field("config", &self.config)
+            .field("breaker", &self.breaker_state())
+            .finish()
     }
 }
 
@@ -179,12 +195,20 @@ impl HttpRegistry {
         Self::with_clock(config, Arc::new(SystemMonotonic))
     }
 
-    pub fn with_clock(config: HttpConfig, clock: Arc<dyn Monotonic>) -> Result<HttpRegistry, RegistryError> {
+    pub fn with_clock(
+        config: HttpConfig,
+        clock: Arc<dyn Monotonic>,
+    ) -> Result<HttpRegistry, RegistryError> {
         let client = reqwest::Client::builder()
             .connect_timeout(config.timeout)
             .build()
             .map_err(|e| RegistryError::Unavailable(format!("HTTP client: {e}")))?;
-        Ok(HttpRegistry { client, config: Arc::new(config), breaker: Arc::new(Mutex::new(Breaker::Closed { failures: 0 })), clock })
+        Ok(HttpRegistry {
+            client,
+            config: Arc::new(config),
+            breaker: Arc::new(Mutex::new(Breaker::Closed { failures: 0 })),
+            clock,
+        })
     }
 
     pub fn breaker_state(&self) -> BreakerState {
@@ -206,7 +230,11 @@ impl HttpRegistry {
     }
 
     /// POSTs `body` to `path` with timeouts, retries and the breaker; `Ok(None)` is a `404`.
-    async fn call<B: Serialize + Sync, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<Option<T>, RegistryError> {
+    async fn call<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<T>, RegistryError> {
         let url = self.url(path);
         let attempts = self.config.attempts.max(1);
         let mut last = RegistryError::Unavailable("no attempt made".into());
@@ -215,10 +243,17 @@ impl HttpRegistry {
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
-            if !self.lock().admit(self.clock.now(), self.config.breaker_cooldown) {
+            if !self
+                .lock()
+                .admit(self.clock.now(), self.config.breaker_cooldown)
+            {
                 // Open (or another trial is out): the first attempt reports the open circuit;
                 // a later one reports why the earlier attempts failed.
-                return Err(if attempt == 1 { RegistryError::CircuitOpen } else { last });
+                return Err(if attempt == 1 {
+                    RegistryError::CircuitOpen
+                } else {
+                    last
+                });
             }
             match self.attempt(&url, body).await {
                 Attempt::Answer(v) => {
@@ -235,7 +270,9 @@ impl HttpRegistry {
                 }
                 Attempt::Retry(e) => {
                     tracing::warn!(endpoint = path, attempt, error = %e, "registry request failed");
-                    let opened = self.lock().failure(self.clock.now(), self.config.breaker_threshold);
+                    let opened = self
+                        .lock()
+                        .failure(self.clock.now(), self.config.breaker_threshold);
                     if opened {
                         tracing::warn!(endpoint = path, "registry circuit opened");
                         return Err(e);
@@ -247,7 +284,11 @@ impl HttpRegistry {
         Err(last)
     }
 
-    async fn attempt<B: Serialize + Sync, T: DeserializeOwned>(&self, url: &str, body: &B) -> Attempt<T> {
+    async fn attempt<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &B,
+    ) -> Attempt<T> {
         let exchange = async {
             let response = self.client.post(url).json(body).send().await?;
             let status = response.status();
@@ -261,10 +302,18 @@ impl HttpRegistry {
             Ok(Ok((status, bytes))) => {
                 if status == reqwest::StatusCode::NOT_FOUND {
                     Attempt::Absent
-                } else if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    Attempt::Retry(RegistryError::Unavailable(format!("gateway answered {}", status.as_u16())))
+                } else if status.is_server_error()
+                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                {
+                    Attempt::Retry(RegistryError::Unavailable(format!(
+                        "gateway answered {}",
+                        status.as_u16()
+                    )))
                 } else if !status.is_success() {
-                    Attempt::Final(RegistryError::InvalidAnswer(format!("gateway answered {}", status.as_u16())))
+                    Attempt::Final(RegistryError::InvalidAnswer(format!(
+                        "gateway answered {}",
+                        status.as_u16()
+                    )))
                 } else {
                     match serde_json::from_slice(&bytes) {
                         Ok(v) => Attempt::Answer(v),
@@ -322,25 +371,43 @@ struct NumberQuery<'a> {
 
 impl PersonRegistry for HttpRegistry {
     async fn person(&self, iin: &Iin) -> Result<Person, RegistryError> {
-        let person: Person = self.call("person", &IinQuery { iin }).await?.ok_or(RegistryError::NotFound)?;
+        let person: Person = self
+            .call("person", &IinQuery { iin })
+            .await?
+            .ok_or(RegistryError::NotFound)?;
         if &person.iin != iin {
-            return Err(RegistryError::InvalidAnswer("the answer is about another person".into()));
+            return Err(RegistryError::InvalidAnswer(
+                "the answer is about another person".into(),
+            ));
         }
         Ok(person)
     }
 
     async fn relation(&self, adult: &Iin, child: &Iin) -> Result<Option<Relation>, RegistryError> {
-        let answer: RelationAnswer =
-            self.call("person/relation", &RelationQuery { adult_iin: adult, child_iin: child }).await?.ok_or(RegistryError::NotFound)?;
+        let answer: RelationAnswer = self
+            .call(
+                "person/relation",
+                &RelationQuery {
+                    adult_iin: adult,
+                    child_iin: child,
+                },
+            )
+            .await?
+            .ok_or(RegistryError::NotFound)?;
         Ok(answer.relation)
     }
 }
 
 impl EntityRegistry for HttpRegistry {
     async fn entity(&self, bin: &Bin) -> Result<Entity, RegistryError> {
-        let entity: Entity = self.call("entity", &BinQuery { bin }).await?.ok_or(RegistryError::NotFound)?;
+        let entity: Entity = self
+            .call("entity", &BinQuery { bin })
+            .await?
+            .ok_or(RegistryError::NotFound)?;
         if &entity.bin != bin {
-            return Err(RegistryError::InvalidAnswer("the answer is about another entity".into()));
+            return Err(RegistryError::InvalidAnswer(
+                "the answer is about another entity".into(),
+            ));
         }
         Ok(entity)
     }
@@ -348,9 +415,14 @@ impl EntityRegistry for HttpRegistry {
 
 impl NotaryRegistry for HttpRegistry {
     async fn power_of_attorney(&self, number: &str) -> Result<PowerOfAttorney, RegistryError> {
-        let poa: PowerOfAttorney = self.call("power-of-attorney", &NumberQuery { number }).await?.ok_or(RegistryError::NotFound)?;
+        let poa: PowerOfAttorney = self
+            .call("power-of-attorney", &NumberQuery { number })
+            .await?
+            .ok_or(RegistryError::NotFound)?;
         if poa.number != number {
-            return Err(RegistryError::InvalidAnswer("the answer is about another power of attorney".into()));
+            return Err(RegistryError::InvalidAnswer(
+                "the answer is about another power of attorney".into(),
+            ));
         }
         Ok(poa)
     }
@@ -381,7 +453,10 @@ mod tests {
         assert!(!b.admit(t0 + Duration::from_secs(9), cool));
         assert!(b.admit(t0 + cool, cool), "one trial after the cool-down");
         assert!(!b.admit(t0 + cool, cool), "only one trial at a time");
-        assert!(b.failure(t0 + cool, 3), "a failed trial opens again at once");
+        assert!(
+            b.failure(t0 + cool, 3),
+            "a failed trial opens again at once"
+        );
         assert!(!b.admit(t0 + cool + Duration::from_secs(9), cool));
         assert!(b.admit(t0 + cool + cool, cool));
         b.success();

@@ -86,7 +86,13 @@ pub struct PersonEntry {
 }
 
 /// Checks and imports one file into the embedded registry of `kind`.
-pub async fn import(db: &Db, kind: RegistryKind, text: &str, actor: Option<UserId>, now: OffsetDateTime) -> Result<ImportSummary, ImportError> {
+pub async fn import(
+    db: &Db,
+    kind: RegistryKind,
+    text: &str,
+    actor: Option<UserId>,
+    now: OffsetDateTime,
+) -> Result<ImportSummary, ImportError> {
     match kind {
         RegistryKind::Person => {
             let entries = parse_persons(text)?;
@@ -98,21 +104,35 @@ pub async fn import(db: &Db, kind: RegistryKind, text: &str, actor: Option<UserI
     }
 }
 
-fn collect<T>(table: &Table, mut row: impl FnMut(&Record) -> Result<T, String>) -> Result<Vec<T>, ImportError> {
+fn collect<T>(
+    table: &Table,
+    mut row: impl FnMut(&Record) -> Result<T, String>,
+) -> Result<Vec<T>, ImportError> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for record in &table.records {
         let checked = if record.len() > table.width() {
-            Err(format!("{} fields, the header has {}", record.len(), table.width()))
+            Err(format!(
+                "{} fields, the header has {}",
+                record.len(),
+                table.width()
+            ))
         } else {
             row(record)
         };
         match checked {
             Ok(v) => good.push(v),
-            Err(reason) => bad.push(RowError { line: record.line, reason }),
+            Err(reason) => bad.push(RowError {
+                line: record.line,
+                reason,
+            }),
         }
     }
-    if bad.is_empty() { Ok(good) } else { Err(ImportError::Rows(bad)) }
+    if bad.is_empty() {
+        Ok(good)
+    } else {
+        Err(ImportError::Rows(bad))
+    }
 }
 
 fn iin_field(r: &Record, col: usize, name: &str) -> Result<Iin, String> {
@@ -140,7 +160,11 @@ fn optional_date(r: &Record, col: Option<usize>, name: &str) -> Result<Option<Da
 
 fn text_field(r: &Record, col: usize, name: &str) -> Result<String, String> {
     let v = r.get(col);
-    if v.is_empty() { Err(format!("{name} is empty")) } else { Ok(v.to_owned()) }
+    if v.is_empty() {
+        Err(format!("{name} is empty"))
+    } else {
+        Ok(v.to_owned())
+    }
 }
 
 fn iin_list(r: &Record, col: Option<usize>, name: &str) -> Result<Vec<Iin>, String> {
@@ -150,14 +174,20 @@ fn iin_list(r: &Record, col: Option<usize>, name: &str) -> Result<Vec<Iin>, Stri
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .enumerate()
-        .map(|(i, s)| Iin::parse(s).map_err(|e| format!("{name} entry {} is not a valid IIN: {e}", i + 1)))
+        .map(|(i, s)| {
+            Iin::parse(s).map_err(|e| format!("{name} entry {} is not a valid IIN: {e}", i + 1))
+        })
         .collect()
 }
 
 /// Checks a persons file without touching the database.
 pub fn parse_persons(text: &str) -> Result<Vec<PersonEntry>, ImportError> {
     let table = Table::parse(text)?;
-    let (c_iin, c_name, c_birth) = (table.column("iin")?, table.column("full_name")?, table.column("birth_date")?);
+    let (c_iin, c_name, c_birth) = (
+        table.column("iin")?,
+        table.column("full_name")?,
+        table.column("birth_date")?,
+    );
     let c_death = table.optional_column("death_date");
     let c_parents = table.optional_column("parent_iins");
     let c_reps = table.optional_column("representative_iins");
@@ -167,20 +197,37 @@ pub fn parse_persons(text: &str) -> Result<Vec<PersonEntry>, ImportError> {
         let full_name = text_field(r, c_name, "full_name")?;
         let birth_date = date_field(r, c_birth, "birth_date")?;
         if birth_date != iin.birth_date() {
-            return Err(format!("birth_date {} differs from the date the IIN encodes", crate::iso_date::format(birth_date)));
+            return Err(format!(
+                "birth_date {} differs from the date the IIN encodes",
+                crate::iso_date::format(birth_date)
+            ));
         }
         let death_date = optional_date(r, c_death, "death_date")?;
         if death_date.is_some_and(|d| d < birth_date) {
             return Err("death_date is before birth_date".into());
         }
         let mut adults = Vec::new();
-        for (list, relation) in [(c_parents, Relation::Parent), (c_reps, Relation::LegalRepresentative)] {
-            for adult in iin_list(r, list, if relation == Relation::Parent { "parent_iins" } else { "representative_iins" })? {
+        for (list, relation) in [
+            (c_parents, Relation::Parent),
+            (c_reps, Relation::LegalRepresentative),
+        ] {
+            for adult in iin_list(
+                r,
+                list,
+                if relation == Relation::Parent {
+                    "parent_iins"
+                } else {
+                    "representative_iins"
+                },
+            )? {
                 if adult == iin {
                     return Err("a person cannot be their own parent or representative".into());
                 }
                 if adults.iter().any(|(a, _)| *a == adult) {
-                    return Err(format!("{} is listed twice among the parents and representatives", adult.masked()));
+                    return Err(format!(
+                        "{} is listed twice among the parents and representatives",
+                        adult.masked()
+                    ));
                 }
                 adults.push((adult, relation));
             }
@@ -188,7 +235,16 @@ pub fn parse_persons(text: &str) -> Result<Vec<PersonEntry>, ImportError> {
         if !seen.insert(iin) {
             return Err(format!("{} appears on an earlier line", iin.masked()));
         }
-        Ok(PersonEntry { line: r.line, person: Person { iin, full_name, birth_date, death_date }, adults })
+        Ok(PersonEntry {
+            line: r.line,
+            person: Person {
+                iin,
+                full_name,
+                birth_date,
+                death_date,
+            },
+            adults,
+        })
     })
 }
 
@@ -212,25 +268,40 @@ async fn check_adults_known(db: &Db, entries: &[PersonEntry]) -> Result<(), Impo
                 }
             };
             if !exists {
-                bad.push(RowError { line, reason: format!("{} is neither in this file nor in the registry", adult.masked()) });
+                bad.push(RowError {
+                    line,
+                    reason: format!(
+                        "{} is neither in this file nor in the registry",
+                        adult.masked()
+                    ),
+                });
             }
         }
     }
-    if bad.is_empty() { Ok(()) } else { Err(ImportError::Rows(bad)) }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(ImportError::Rows(bad))
+    }
 }
 
 /// Checks an entities file.
 pub fn parse_entities(text: &str) -> Result<Vec<Entity>, ImportError> {
     let table = Table::parse(text)?;
-    let (c_bin, c_name, c_status) = (table.column("bin")?, table.column("name")?, table.column("status")?);
+    let (c_bin, c_name, c_status) = (
+        table.column("bin")?,
+        table.column("name")?,
+        table.column("status")?,
+    );
     let mut seen = HashSet::new();
     collect(&table, |r| {
         let bin_text = text_field(r, c_bin, "bin")?;
         let bin = Bin::parse(&bin_text).map_err(|e| format!("bin is not a valid BIN: {e}"))?;
         let name = text_field(r, c_name, "name")?;
         let status_text = text_field(r, c_status, "status")?;
-        let status = EntityStatus::parse(&status_text)
-            .ok_or_else(|| format!("status {status_text:?} is not one of active, suspended, liquidated"))?;
+        let status = EntityStatus::parse(&status_text).ok_or_else(|| {
+            format!("status {status_text:?} is not one of active, suspended, liquidated")
+        })?;
         if !seen.insert(bin) {
             return Err(format!("BIN {bin} appears on an earlier line"));
         }
@@ -256,8 +327,13 @@ pub fn parse_powers(text: &str) -> Result<Vec<PowerOfAttorney>, ImportError> {
         if principal_iin == representative_iin {
             return Err("principal and representative are the same person".into());
         }
-        let scope: BTreeSet<String> =
-            r.get(c_scope).split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let scope: BTreeSet<String> = r
+            .get(c_scope)
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         if scope.is_empty() {
             return Err("scope is empty: name the services, e.g. S1;S2".into());
         }
@@ -270,7 +346,15 @@ pub fn parse_powers(text: &str) -> Result<Vec<PowerOfAttorney>, ImportError> {
         if !seen.insert(number.clone()) {
             return Err(format!("number {number:?} appears on an earlier line"));
         }
-        Ok(PowerOfAttorney { number, principal_iin, representative_iin, scope: scope.into_iter().collect(), valid_from, valid_until, revoked_on })
+        Ok(PowerOfAttorney {
+            number,
+            principal_iin,
+            representative_iin,
+            scope: scope.into_iter().collect(),
+            valid_from,
+            valid_until,
+            revoked_on,
+        })
     })
 }
 
@@ -285,43 +369,82 @@ fn audit(kind: RegistryKind, records: usize, links: usize) -> AuditRecord<'stati
 }
 
 /// Writes checked person entries in one audited transaction.
-pub async fn write_persons(db: &Db, entries: &[PersonEntry], actor: Option<UserId>, now: OffsetDateTime) -> Result<ImportSummary, ImportError> {
+pub async fn write_persons(
+    db: &Db,
+    entries: &[PersonEntry],
+    actor: Option<UserId>,
+    now: OffsetDateTime,
+) -> Result<ImportSummary, ImportError> {
     let mut tx = db.begin_write(actor, now).await?;
     let links = put_persons(&mut tx, entries).await?;
-    tx.audit(audit(RegistryKind::Person, entries.len(), links)).await?;
+    tx.audit(audit(RegistryKind::Person, entries.len(), links))
+        .await?;
     tx.commit().await?;
-    Ok(ImportSummary { kind: RegistryKind::Person, records: entries.len(), links })
+    Ok(ImportSummary {
+        kind: RegistryKind::Person,
+        records: entries.len(),
+        links,
+    })
 }
 
-pub async fn write_entities(db: &Db, entities: &[Entity], actor: Option<UserId>, now: OffsetDateTime) -> Result<ImportSummary, ImportError> {
+pub async fn write_entities(
+    db: &Db,
+    entities: &[Entity],
+    actor: Option<UserId>,
+    now: OffsetDateTime,
+) -> Result<ImportSummary, ImportError> {
     let mut tx = db.begin_write(actor, now).await?;
     put_entities(&mut tx, entities).await?;
-    tx.audit(audit(RegistryKind::Entity, entities.len(), 0)).await?;
+    tx.audit(audit(RegistryKind::Entity, entities.len(), 0))
+        .await?;
     tx.commit().await?;
-    Ok(ImportSummary { kind: RegistryKind::Entity, records: entities.len(), links: 0 })
+    Ok(ImportSummary {
+        kind: RegistryKind::Entity,
+        records: entities.len(),
+        links: 0,
+    })
 }
 
-pub async fn write_powers(db: &Db, powers: &[PowerOfAttorney], actor: Option<UserId>, now: OffsetDateTime) -> Result<ImportSummary, ImportError> {
+pub async fn write_powers(
+    db: &Db,
+    powers: &[PowerOfAttorney],
+    actor: Option<UserId>,
+    now: OffsetDateTime,
+) -> Result<ImportSummary, ImportError> {
     let mut tx = db.begin_write(actor, now).await?;
     put_powers(&mut tx, powers).await?;
-    tx.audit(audit(RegistryKind::Notary, powers.len(), 0)).await?;
+    tx.audit(audit(RegistryKind::Notary, powers.len(), 0))
+        .await?;
     tx.commit().await?;
-    Ok(ImportSummary { kind: RegistryKind::Notary, records: powers.len(), links: 0 })
+    Ok(ImportSummary {
+        kind: RegistryKind::Notary,
+        records: powers.len(),
+        links: 0,
+    })
 }
 
 /// Writes persons and their links within `tx`; returns the number of links.
-pub(crate) async fn put_persons(tx: &mut WriteTx, entries: &[PersonEntry]) -> Result<usize, StoreError> {
+pub(crate) async fn put_persons(
+    tx: &mut WriteTx,
+    entries: &[PersonEntry],
+) -> Result<usize, StoreError> {
     // Persons first, so that links may point at any person of the file.
     for e in entries {
         let p = &e.person;
-        tx.upsert_registry_person(&NewRegistryPerson { iin: &p.iin, full_name: &p.full_name, birth_date: p.birth_date, death_date: p.death_date })
-            .await?;
+        tx.upsert_registry_person(&NewRegistryPerson {
+            iin: &p.iin,
+            full_name: &p.full_name,
+            birth_date: p.birth_date,
+            death_date: p.death_date,
+        })
+        .await?;
     }
     let mut links = 0;
     for e in entries {
         tx.clear_registry_links_of(&e.person.iin).await?;
         for (adult, relation) in &e.adults {
-            tx.insert_registry_link(adult, &e.person.iin, relation.as_str()).await?;
+            tx.insert_registry_link(adult, &e.person.iin, relation.as_str())
+                .await?;
             links += 1;
         }
     }
@@ -330,12 +453,16 @@ pub(crate) async fn put_persons(tx: &mut WriteTx, entries: &[PersonEntry]) -> Re
 
 pub(crate) async fn put_entities(tx: &mut WriteTx, entities: &[Entity]) -> Result<(), StoreError> {
     for e in entities {
-        tx.upsert_registry_entity(&e.bin, &e.name, e.status.as_str()).await?;
+        tx.upsert_registry_entity(&e.bin, &e.name, e.status.as_str())
+            .await?;
     }
     Ok(())
 }
 
-pub(crate) async fn put_powers(tx: &mut WriteTx, powers: &[PowerOfAttorney]) -> Result<(), StoreError> {
+pub(crate) async fn put_powers(
+    tx: &mut WriteTx,
+    powers: &[PowerOfAttorney],
+) -> Result<(), StoreError> {
     for p in powers {
         let scope = p.scope.join(";");
         tx.upsert_power_of_attorney(&NewPowerOfAttorney {

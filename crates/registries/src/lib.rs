@@ -14,6 +14,7 @@
 //!   retries with exponential backoff, and a circuit breaker. A SOAP adapter for the real ШЭП
 //!   (signed with XMLDSig and a GOST key) is out of scope; this adapter talks to a bridge that
 //!   speaks the JSON below.
+//! - [`consent`] records consents (and their revocation) in the caller's transaction.
 //! - [`gateway::RegistryGateway`] wraps either one; application code calls registries only
 //!   through it. It refuses to ask about a person without a recorded, unrevoked consent
 //!   ([`gateway::GatewayError::NoConsent`]) and records every request and its answer in
@@ -53,6 +54,7 @@ use kezek_domain::identity::{Bin, Iin};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+pub mod consent;
 pub mod csv;
 pub mod demo;
 pub mod embedded;
@@ -73,7 +75,10 @@ pub struct Person {
 
 impl std::fmt::Debug for Person {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Person").field("iin", &self.iin).field("dead", &self.death_date.is_some()).finish_non_exhaustive()
+        f.debug_struct("Person")
+            .field("iin", &self.iin)
+            .field("dead", &self.death_date.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -190,7 +195,13 @@ pub enum AttorneyRefusal {
 impl PowerOfAttorney {
     /// Whether this power lets `representative` apply for `service` on behalf of `principal`
     /// on the day `on`. The validity bounds are inclusive; a revocation takes effect on its day.
-    pub fn authorises(&self, principal: &Iin, representative: &Iin, service: &str, on: Date) -> Result<(), AttorneyRefusal> {
+    pub fn authorises(
+        &self,
+        principal: &Iin,
+        representative: &Iin,
+        service: &str,
+        on: Date,
+    ) -> Result<(), AttorneyRefusal> {
         if &self.representative_iin != representative {
             return Err(AttorneyRefusal::OtherRepresentative);
         }
@@ -253,7 +264,11 @@ pub trait PersonRegistry: Send + Sync {
 
     /// How `adult` stands to `child`: `Ok(None)` when both are known and unrelated,
     /// [`RegistryError::NotFound`] when either is unknown.
-    fn relation(&self, adult: &Iin, child: &Iin) -> impl Future<Output = Result<Option<Relation>, RegistryError>> + Send;
+    fn relation(
+        &self,
+        adult: &Iin,
+        child: &Iin,
+    ) -> impl Future<Output = Result<Option<Relation>, RegistryError>> + Send;
 }
 
 /// ГБД ЮЛ: legal entities by BIN.
@@ -263,7 +278,10 @@ pub trait EntityRegistry: Send + Sync {
 
 /// ЕНИС: notarised powers of attorney by number.
 pub trait NotaryRegistry: Send + Sync {
-    fn power_of_attorney(&self, number: &str) -> impl Future<Output = Result<PowerOfAttorney, RegistryError>> + Send;
+    fn power_of_attorney(
+        &self,
+        number: &str,
+    ) -> impl Future<Output = Result<PowerOfAttorney, RegistryError>> + Send;
 }
 
 /// `YYYY-MM-DD` dates in JSON, as the gateway and the CSV files write them.
@@ -272,7 +290,8 @@ pub(crate) mod iso_date {
     use time::Date;
     use time::macros::format_description;
 
-    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+        format_description!("[year]-[month]-[day]");
 
     pub fn parse(s: &str) -> Result<Date, time::error::Parse> {
         Date::parse(s.trim(), FORMAT)
@@ -303,7 +322,8 @@ pub(crate) mod iso_date {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
             let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-            s.map(|s| parse(&s).map_err(serde::de::Error::custom)).transpose()
+            s.map(|s| parse(&s).map_err(serde::de::Error::custom))
+                .transpose()
         }
     }
 }
@@ -317,7 +337,9 @@ mod tests {
     use time::macros::date;
 
     fn iin(serial: u16) -> Iin {
-        (serial..).find_map(|s| iin_for(date!(1990 - 01 - 01), Sex::Female, s)).expect("a serial with a check digit")
+        (serial..)
+            .find_map(|s| iin_for(date!(1990 - 01 - 01), Sex::Female, s))
+            .expect("a serial with a check digit")
     }
 
     fn poa() -> PowerOfAttorney {
@@ -335,34 +357,104 @@ mod tests {
     #[test]
     fn power_of_attorney_is_valid_on_both_ends_of_its_term() {
         let p = poa();
-        assert_eq!(p.authorises(&p.principal_iin, &p.representative_iin, "S1", date!(2026 - 01 - 01)), Ok(()));
-        assert_eq!(p.authorises(&p.principal_iin, &p.representative_iin, "S2", date!(2026 - 12 - 31)), Ok(()));
-        assert_eq!(p.authorises(&p.principal_iin, &p.representative_iin, "S1", date!(2027 - 01 - 01)), Err(AttorneyRefusal::Expired));
-        assert_eq!(p.authorises(&p.principal_iin, &p.representative_iin, "S1", date!(2025 - 12 - 31)), Err(AttorneyRefusal::NotYetValid));
+        assert_eq!(
+            p.authorises(
+                &p.principal_iin,
+                &p.representative_iin,
+                "S1",
+                date!(2026 - 01 - 01)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            p.authorises(
+                &p.principal_iin,
+                &p.representative_iin,
+                "S2",
+                date!(2026 - 12 - 31)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            p.authorises(
+                &p.principal_iin,
+                &p.representative_iin,
+                "S1",
+                date!(2027 - 01 - 01)
+            ),
+            Err(AttorneyRefusal::Expired)
+        );
+        assert_eq!(
+            p.authorises(
+                &p.principal_iin,
+                &p.representative_iin,
+                "S1",
+                date!(2025 - 12 - 31)
+            ),
+            Err(AttorneyRefusal::NotYetValid)
+        );
     }
 
     #[test]
     fn revocation_takes_effect_on_its_day_and_scope_and_parties_are_checked() {
         let mut p = poa();
         p.revoked_on = Some(date!(2026 - 06 - 01));
-        assert_eq!(p.authorises(&p.principal_iin, &p.representative_iin, "S1", date!(2026 - 05 - 31)), Ok(()));
-        assert_eq!(p.authorises(&p.principal_iin, &p.representative_iin, "S1", date!(2026 - 06 - 01)), Err(AttorneyRefusal::Revoked));
+        assert_eq!(
+            p.authorises(
+                &p.principal_iin,
+                &p.representative_iin,
+                "S1",
+                date!(2026 - 05 - 31)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            p.authorises(
+                &p.principal_iin,
+                &p.representative_iin,
+                "S1",
+                date!(2026 - 06 - 01)
+            ),
+            Err(AttorneyRefusal::Revoked)
+        );
         let p = poa();
         let on = date!(2026 - 03 - 01);
-        assert_eq!(p.authorises(&p.principal_iin, &p.representative_iin, "S3", on), Err(AttorneyRefusal::OutOfScope));
-        assert_eq!(p.authorises(&p.principal_iin, &p.principal_iin, "S1", on), Err(AttorneyRefusal::OtherRepresentative));
-        assert_eq!(p.authorises(&iin(30), &p.representative_iin, "S1", on), Err(AttorneyRefusal::OtherPrincipal));
+        assert_eq!(
+            p.authorises(&p.principal_iin, &p.representative_iin, "S3", on),
+            Err(AttorneyRefusal::OutOfScope)
+        );
+        assert_eq!(
+            p.authorises(&p.principal_iin, &p.principal_iin, "S1", on),
+            Err(AttorneyRefusal::OtherRepresentative)
+        );
+        assert_eq!(
+            p.authorises(&iin(30), &p.representative_iin, "S1", on),
+            Err(AttorneyRefusal::OtherPrincipal)
+        );
     }
 
     #[test]
     fn answers_round_trip_through_the_gateway_json() {
-        let p = Person { iin: iin(1), full_name: "Ахметова Гүлнар".into(), birth_date: date!(1990 - 01 - 01), death_date: None };
+        let p = Person {
+            iin: iin(1),
+            full_name: "Ахметова Гүлнар".into(),
+            birth_date: date!(1990 - 01 - 01),
+            death_date: None,
+        };
         let json = serde_json::to_string(&p).unwrap();
         assert!(json.contains("\"birth_date\":\"1990-01-01\""), "{json}");
         assert_eq!(serde_json::from_str::<Person>(&json).unwrap(), p);
         let mut a = poa();
         a.revoked_on = Some(date!(2026 - 02 - 02));
-        assert_eq!(serde_json::from_str::<PowerOfAttorney>(&serde_json::to_string(&a).unwrap()).unwrap(), a);
-        assert!(serde_json::from_str::<Person>(r#"{"iin":"123","full_name":"x","birth_date":"1990-01-01"}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<PowerOfAttorney>(&serde_json::to_string(&a).unwrap()).unwrap(),
+            a
+        );
+        assert!(
+            serde_json::from_str::<Person>(
+                r#"{"iin":"123","full_name":"x","birth_date":"1990-01-01"}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -5,10 +5,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use kezek_domain::identity::Iin;
+use kezek_registries::demo;
 use kezek_registries::embedded::EmbeddedRegistry;
 use kezek_registries::gateway::{RegistryGateway, RequestContext};
 use kezek_registries::http::{HttpConfig, HttpRegistry};
-use kezek_registries::demo;
 use kezek_store::testing::TestDatabase;
 use kezek_store::{AuditRecord, ConsentChannel, NewConsent};
 use time::macros::{date, datetime};
@@ -46,19 +46,44 @@ async fn registry_log_lines_carry_masked_keys_only() {
     let other = Iin::parse("220630502031").unwrap();
     for subject in [parent, child] {
         let mut tx = db.begin_write(None, now).await.unwrap();
-        tx.insert_consent(&NewConsent { subject: &subject, given_by: &parent, channel: ConsentChannel::Portal, scope: "S1", application_ref: None })
-            .await
-            .unwrap();
-        tx.audit(AuditRecord { action: "consent.given", object_type: "consent", object_id: "1".into(), organization_id: None, details: serde_json::json!({}) })
-            .await
-            .unwrap();
+        tx.insert_consent(&NewConsent {
+            subject: &subject,
+            given_by: &parent,
+            channel: ConsentChannel::Portal,
+            scope: "S1",
+            application_ref: None,
+        })
+        .await
+        .unwrap();
+        tx.audit(AuditRecord {
+            action: "consent.given",
+            object_type: "consent",
+            object_id: "1".into(),
+            organization_id: None,
+            details: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
-    let ctx = RequestContext { applicant: &parent, service: "S1", application_ref: Some("APP-9"), actor: None };
+    let ctx = RequestContext {
+        applicant: &parent,
+        service: "S1",
+        application_ref: Some("APP-9"),
+        actor: None,
+    };
 
     let g = RegistryGateway::new(db.clone(), EmbeddedRegistry::new(db.clone()));
-    assert!(g.check_child(&ctx, &child, date!(2021 - 09 - 03)).await.unwrap().is_ok());
-    assert!(g.person(&ctx, &other).await.is_err(), "no consent for this child");
+    assert!(
+        g.check_child(&ctx, &child, date!(2021 - 09 - 03))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert!(
+        g.person(&ctx, &other).await.is_err(),
+        "no consent for this child"
+    );
 
     let addr = {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -71,10 +96,16 @@ async fn registry_log_lines_carry_masked_keys_only() {
     assert!(g.relation(&ctx, &parent, &child).await.is_err());
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("2109******18"), "requests are logged by their masked key:\n{logs}");
+    assert!(
+        logs.contains("2109******18"),
+        "requests are logged by their masked key:\n{logs}"
+    );
     assert!(logs.contains("no consent"), "{logs}");
     assert!(logs.contains("registry request failed"), "{logs}");
     for iin in [parent, child, other] {
-        assert!(!logs.contains(&iin.as_string()), "a raw IIN reached the log:\n{logs}");
+        assert!(
+            !logs.contains(&iin.as_string()),
+            "a raw IIN reached the log:\n{logs}"
+        );
     }
 }

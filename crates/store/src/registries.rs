@@ -18,7 +18,9 @@ pub struct RegistryPersonRow {
 
 impl std::fmt::Debug for RegistryPersonRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryPersonRow").field("dead", &self.death_date.is_some()).finish_non_exhaustive()
+        f.debug_struct("RegistryPersonRow")
+            .field("dead", &self.death_date.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,7 +77,9 @@ pub struct NewPowerOfAttorney<'a> {
 pub enum ConsentChannel {
     ProviderOffice,
     /// 000 R1 §12, 002 §10: the State Corporation's operator takes the consent.
-    StateCorporation { operator_user_id: i64 },
+    StateCorporation {
+        operator_user_id: i64,
+    },
     Portal,
     CityPortal,
 }
@@ -214,7 +218,10 @@ impl Db {
             .bind(bin.as_string()).fetch_optional(p).await)?)
     }
 
-    pub async fn registry_power_of_attorney(&self, number: &str) -> Result<Option<PowerOfAttorneyRow>> {
+    pub async fn registry_power_of_attorney(
+        &self,
+        number: &str,
+    ) -> Result<Option<PowerOfAttorneyRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
             "SELECT number, principal_iin, representative_iin, scope, valid_from, valid_until, revoked_on \
              FROM registry_powers_of_attorney WHERE number = $1")
@@ -251,19 +258,32 @@ impl Db {
     }
 
     /// The registry requests made for one application, oldest first.
-    pub async fn registry_requests_of(&self, application_ref: &str) -> Result<Vec<RegistryRequestRow>> {
-        let sql = format!("SELECT {REQUEST_COLUMNS} FROM registry_requests WHERE application_ref = $1 ORDER BY id");
-        Ok(on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(application_ref).fetch_all(p).await)?)
+    pub async fn registry_requests_of(
+        &self,
+        application_ref: &str,
+    ) -> Result<Vec<RegistryRequestRow>> {
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM registry_requests WHERE application_ref = $1 ORDER BY id"
+        );
+        Ok(
+            on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(application_ref).fetch_all(p).await)?,
+        )
     }
 
     /// The registry requests made about one subject, oldest first.
     pub async fn registry_requests_about(&self, subject: &Iin) -> Result<Vec<RegistryRequestRow>> {
-        let sql = format!("SELECT {REQUEST_COLUMNS} FROM registry_requests WHERE subject_iin = $1 ORDER BY id");
-        Ok(on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(subject.as_string()).fetch_all(p).await)?)
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM registry_requests WHERE subject_iin = $1 ORDER BY id"
+        );
+        Ok(
+            on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(subject.as_string()).fetch_all(p).await)?,
+        )
     }
 
     pub async fn registry_request_count(&self) -> Result<i64> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM registry_requests").fetch_one(p).await)?)
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM registry_requests").fetch_one(p).await)?,
+        )
     }
 }
 
@@ -287,7 +307,12 @@ impl WriteTx {
     }
 
     /// Records that `adult` is a `parent` or `legal_representative` of `child`.
-    pub async fn insert_registry_link(&mut self, adult: &Iin, child: &Iin, relation: &str) -> Result<()> {
+    pub async fn insert_registry_link(
+        &mut self,
+        adult: &Iin,
+        child: &Iin,
+        relation: &str,
+    ) -> Result<()> {
         on_tx!(&mut self.tx, c => sqlx::query(
             "INSERT INTO registry_person_links (adult_iin, child_iin, relation) VALUES ($1, $2, $3)")
             .bind(adult.as_string()).bind(child.as_string()).bind(relation)
@@ -296,7 +321,12 @@ impl WriteTx {
         Ok(())
     }
 
-    pub async fn upsert_registry_entity(&mut self, bin: &Bin, name: &str, status: &str) -> Result<()> {
+    pub async fn upsert_registry_entity(
+        &mut self,
+        bin: &Bin,
+        name: &str,
+        status: &str,
+    ) -> Result<()> {
         on_tx!(&mut self.tx, c => sqlx::query(
             "INSERT INTO registry_entities (bin, name, status) VALUES ($1, $2, $3) \
              ON CONFLICT (bin) DO UPDATE SET name = excluded.name, status = excluded.status")
