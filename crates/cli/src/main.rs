@@ -5,8 +5,10 @@ use clap::{Parser, Subcommand};
 mod allocate;
 mod calendar_cmd;
 mod catalog_cmd;
+mod import_cmd;
 mod registry_cmd;
 mod eds_cmd;
+mod round_cmd;
 mod server_cmd;
 
 #[derive(Parser)]
@@ -35,8 +37,10 @@ enum Command {
     CheckRound(allocate::CheckRoundArgs),
     /// Benchmark the allocator on generated instances (needs python3 with numpy).
     Bench(allocate::BenchArgs),
-    /// Import data: `kezek import registry person|entity|notary FILE.csv`.
-    Import(registry_cmd::ImportArgs),
+    /// Import data: `kezek import registry person|entity|notary FILE.csv`, `kezek import queue`.
+    Import(import_cmd::ImportArgs),
+    /// Recorded allocation rounds: export as instance files, replay.
+    Round(round_cmd::RoundArgs),
     /// Electronic digital signatures: verify a CMS signature against the national CA's roots.
     Eds(eds_cmd::EdsArgs),
 }
@@ -56,7 +60,8 @@ fn main() -> anyhow::Result<()> {
         Command::Allocate(args) => allocate::run_allocate(args),
         Command::CheckRound(args) => allocate::run_check_round(args),
         Command::Bench(args) => allocate::run_bench(args),
-        Command::Import(args) => registry_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
+        Command::Round(args) => round_cmd::run(args),
         Command::Catalog(args) => catalog_cmd::run(args),
         Command::Eds(args) => eds_cmd::run(args),
     }

@@ -16,6 +16,7 @@ mod audit;
 pub mod demo;
 mod directory;
 pub mod queue;
+pub mod queue_import;
 mod registries;
 #[cfg(feature = "testing")]
 pub mod testing;
