@@ -17,6 +17,7 @@ pub mod demo;
 mod directory;
 pub mod queue;
 pub mod queue_import;
+pub mod queue_log;
 mod registries;
 #[cfg(feature = "testing")]
 pub mod testing;

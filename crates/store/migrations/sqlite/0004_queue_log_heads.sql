@@ -1,0 +1,21 @@
+-- The queue log head of each region as signed once a day by the region's key (P-256 ECDSA over
+-- the canonical head statement). Published heads never change: a later root that no longer
+-- extends one of them shows the history was rewritten.
+CREATE TABLE queue_log_heads_published (
+    region_id INTEGER NOT NULL REFERENCES regions(id),
+    -- Almaty date the head belongs to.
+    day TEXT NOT NULL,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    -- Merkle root (RFC 6962) over the first `size` entry hashes, hex.
+    root TEXT NOT NULL,
+    signed_at TEXT NOT NULL,
+    -- DER-encoded ECDSA signature, hex.
+    signature TEXT NOT NULL,
+    -- The region's public key (SPKI PEM) that verifies the signature.
+    public_key TEXT NOT NULL,
+    PRIMARY KEY (region_id, day)
+);
+CREATE TRIGGER queue_log_heads_published_no_update BEFORE UPDATE ON queue_log_heads_published
+BEGIN SELECT RAISE(ABORT, 'published queue log heads are append-only'); END;
+CREATE TRIGGER queue_log_heads_published_no_delete BEFORE DELETE ON queue_log_heads_published
+BEGIN SELECT RAISE(ABORT, 'published queue log heads are append-only'); END;
