@@ -657,7 +657,39 @@ async fn a_gateway_that_is_down_fails_clearly_and_the_attempt_is_recorded(t: &Te
         (rows[0].outcome.as_str(), rows[0].answer_digest.as_deref()),
         ("unavailable", None)
     );
-    assert_eq!(db.verify_audit_chain().await.unwrap(), Ok(2));
+
+    // A gateway that takes the connection and never answers: the call ends with a timeout,
+    // which is recorded too.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = HttpConfig::new(format!("http://{addr}"));
+    config.attempts = 2;
+    config.timeout = std::time::Duration::from_millis(200);
+    config.backoff = std::time::Duration::from_millis(5);
+    let g = RegistryGateway::new(db.clone(), HttpRegistry::new(config).unwrap())
+        .with_clock(Arc::new(|| NOW));
+    let err = g
+        .entity(&c, &Bin::parse("050340001017").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GatewayError::Registry(RegistryError::Timeout)),
+        "{err:?}"
+    );
+    let rows = db.registry_requests_of("APP-1").await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[1].registry.as_str(), rows[1].outcome.as_str()),
+        ("entity", "timeout")
+    );
+    // The consent, then one audited record per request: nothing half-written.
+    assert_eq!(db.verify_audit_chain().await.unwrap(), Ok(3));
 }
 
 async fn demo_registries_load_once_and_know_the_demo_citizens(t: &TestDatabase) {
