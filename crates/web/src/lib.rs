@@ -30,6 +30,7 @@ pub mod i18n;
 mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod queue_log_keys;
 mod rate_limit;
 pub mod state;
 

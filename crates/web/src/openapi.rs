@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{accounts, directory};
+use crate::api::{accounts, directory, queue_log};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,10 +13,11 @@ use crate::api::{accounts, directory};
         accounts::register, accounts::login, accounts::logout, accounts::me, accounts::set_language, accounts::user,
         directory::regions, directory::organizations, directory::organization, directory::staff,
         directory::groups, directory::update_places, directory::audit_log,
+        queue_log::entries, queue_log::head, queue_log::heads, queue_log::proof,
         crate::health,
     ),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "directory"), (name = "places"), (name = "audit"), (name = "operations"))
+    tags((name = "accounts"), (name = "directory"), (name = "places"), (name = "audit"), (name = "queue log"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 pub mod accounts;
 pub mod directory;
+pub mod queue_log;
 
 /// A JSON body whose rejections (syntax, unknown fields, wrong types, size) are problems in the
 /// requester's language.
@@ -40,4 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{id}/staff", get(directory::staff))
         .route("/organizations/{id}/groups", get(directory::groups))
         .route("/groups/{id}", put(directory::update_places))
+        .route("/regions/{id}/queue-log", get(queue_log::entries))
+        .route("/regions/{id}/queue-log/head", get(queue_log::head))
+        .route("/regions/{id}/queue-log/heads", get(queue_log::heads))
+        .route("/queue-log/proof", get(queue_log::proof))
 }
