@@ -143,6 +143,19 @@ pub enum Action {
     UpdatePlaces(OrganizationScope),
     /// Read the audit log entries of a region.
     ReadAudit(RegionId),
+    /// File a queue registration for a child in a region on someone's behalf (front office or
+    /// provider's office); citizens file for themselves through `ActAsApplicant`.
+    FileForApplicant(RegionId),
+    /// Act on one's own application: change preferences, claim a priority, answer a referral.
+    ActAsApplicant(UserId),
+    /// Read a queue registration of a region filed by `applicant`.
+    ReadRegistration { region: RegionId, applicant: UserId },
+    /// Confirm, reject or revoke priority claims of a region.
+    ReviewClaims(RegionId),
+    /// Start an allocation round, run referral expiry, set the region's queue rules.
+    ManageQueue(RegionId),
+    /// Enrol a child under a referral, or refuse it, at this kindergarten.
+    Enrol(OrganizationScope),
 }
 
 /// Why an action was refused. The web layer answers 403 (or 404 where existence itself is private).
@@ -195,6 +208,23 @@ pub fn authorize(who: &Principal, action: Action) -> Result<(), Denied> {
         Action::ReadAudit(region) => {
             who.holds_in_region(Role::Auditor, region)
                 || who.holds_in_region(Role::RegionalAdmin, region)
+        }
+        Action::FileForApplicant(region) => {
+            who.holds_in_region(Role::Operator, region) || who.holds_in_region(Role::Clerk, region)
+        }
+        Action::ActAsApplicant(applicant) => who.user == applicant,
+        Action::ReadRegistration { region, applicant } => {
+            who.user == applicant
+                || [Role::Operator, Role::Clerk, Role::Head, Role::Specialist, Role::RegionalAdmin, Role::Auditor]
+                    .into_iter()
+                    .any(|r| who.holds_in_region(r, region))
+        }
+        Action::ReviewClaims(region) => {
+            [Role::Specialist, Role::Head, Role::RegionalAdmin].into_iter().any(|r| who.holds_in_region(r, region))
+        }
+        Action::ManageQueue(region) => who.holds_in_region(Role::RegionalAdmin, region),
+        Action::Enrol(org) => {
+            org.kind == OrganizationKind::Kindergarten && who.holds_in(Role::KindergartenHead, org.id)
         }
     };
     if allowed { Ok(()) } else { Err(Denied) }
@@ -277,6 +307,32 @@ mod tests {
         let op = staff(4, Role::Operator, office);
         assert_eq!(authorize(&op, Action::ReadStaff(provider)), Err(Denied));
         assert_eq!(authorize(&op, Action::ReadStaff(office)), Err(Denied));
+    }
+
+    #[test]
+    fn queue_actions_follow_roles_and_regions() {
+        let provider = org(1, ALMATY, OrganizationKind::Provider);
+        let office = org(2, ALMATY, OrganizationKind::StateCorporation);
+        let k = org(10, ALMATY, OrganizationKind::Kindergarten);
+        let k2 = org(11, ALMATY, OrganizationKind::Kindergarten);
+        let citizen = Principal { user: UserId(7), memberships: vec![Membership { role: Role::Citizen, organization: None }] };
+        let op = staff(4, Role::Operator, office);
+        let specialist = staff(5, Role::Specialist, provider);
+        let admin = staff(6, Role::RegionalAdmin, provider);
+        let head = staff(8, Role::KindergartenHead, k);
+        assert_eq!(authorize(&op, Action::FileForApplicant(ALMATY)), Ok(()));
+        assert_eq!(authorize(&op, Action::FileForApplicant(ASTANA)), Err(Denied));
+        assert_eq!(authorize(&citizen, Action::FileForApplicant(ALMATY)), Err(Denied));
+        assert_eq!(authorize(&citizen, Action::ReadRegistration { region: ALMATY, applicant: UserId(7) }), Ok(()));
+        assert_eq!(authorize(&citizen, Action::ReadRegistration { region: ALMATY, applicant: UserId(9) }), Err(Denied));
+        assert_eq!(authorize(&specialist, Action::ReviewClaims(ALMATY)), Ok(()));
+        assert_eq!(authorize(&op, Action::ReviewClaims(ALMATY)), Err(Denied));
+        assert_eq!(authorize(&specialist, Action::ManageQueue(ALMATY)), Err(Denied));
+        assert_eq!(authorize(&admin, Action::ManageQueue(ALMATY)), Ok(()));
+        assert_eq!(authorize(&admin, Action::ManageQueue(ASTANA)), Err(Denied));
+        assert_eq!(authorize(&head, Action::Enrol(k)), Ok(()));
+        assert_eq!(authorize(&head, Action::Enrol(k2)), Err(Denied));
+        assert_eq!(authorize(&admin, Action::Enrol(k)), Err(Denied), "only the kindergarten signs the contract");
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct ServerConfig {
     /// PostgreSQL URL (postgres://user:password@host:port/db); empty means embedded SQLite.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The catalog folder: service definitions and the working-day calendar.
+    #[arg(long, env = "KEZEK_CATALOG_DIR", default_value = "./catalog")]
+    pub catalog_dir: PathBuf,
     /// Do not load demo data into an empty database.
     #[arg(long, env = "KEZEK_NO_DEMO")]
     pub no_demo: bool,
@@ -38,9 +41,10 @@ impl ServerConfig {
     /// One line per setting, secrets removed, for the start-up banner.
     pub fn describe(&self) -> String {
         format!(
-            "bind={} database={} demo_data={} secure_cookies={} log_format={}",
+            "bind={} database={} catalog={} demo_data={} secure_cookies={} log_format={}",
             self.bind,
             self.database().redacted(),
+            self.catalog_dir.display(),
             !self.no_demo,
             self.secure_cookies,
             self.log_format

@@ -31,6 +31,7 @@ mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod queue_log_keys;
+pub mod queue;
 mod rate_limit;
 pub mod state;
 
@@ -189,6 +190,9 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
     {
         std::fs::create_dir_all(dir)?;
     }
+    let calendar = kezek_catalog::calendars::load_calendar(&config.catalog_dir).map_err(|e| {
+        anyhow::anyhow!("cannot load the working-day calendar from {}: {e} (set --catalog-dir or KEZEK_CATALOG_DIR)", config.catalog_dir.display())
+    })?;
     let db = kezek_store::Db::connect(&target).await?;
     db.migrate().await?;
     let mut logins = Vec::new();
@@ -196,7 +200,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
         let hash = tokio::task::spawn_blocking(|| auth::hash_password(kezek_store::demo::DEMO_PASSWORD)).await??;
         logins = kezek_store::demo::load(&db, clock.now(), &hash).await?;
     }
-    Ok((AppState::new(db, clock, config.secure_cookies), logins))
+    Ok((AppState::new(db, clock, Arc::new(calendar), config.secure_cookies), logins))
 }
 
 /// Serves on an already bound listener until the task is dropped or shutdown is signalled.
@@ -207,8 +211,27 @@ pub fn spawn(listener: tokio::net::TcpListener, state: AppState) -> std::io::Res
     Ok(Running { addr, state, handle })
 }
 
+/// How often the server lapses overdue referrals and expired claims.
+const EXPIRY_EVERY: Duration = Duration::from_secs(300);
+
+/// Runs the expiry job forever. Several servers may run it: each referral changes state once.
+pub async fn run_expiry_job(state: AppState) {
+    let mut tick = tokio::time::interval(EXPIRY_EVERY);
+    loop {
+        tick.tick().await;
+        match queue::expire(&state.db, state.clock.now()).await {
+            Ok(run) if run.referrals_expired + run.claims_expired > 0 => {
+                tracing::info!(referrals = run.referrals_expired, claims = run.claims_expired, "expiry job ran");
+            }
+            Ok(_) => {}
+            Err(p) => tracing::error!(status = p.status.as_u16(), "expiry job failed"),
+        }
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve_until_shutdown(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    tokio::spawn(run_expiry_job(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }

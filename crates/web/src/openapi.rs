@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{accounts, directory, queue_log};
+use crate::api::{accounts, directory, queue, queue_log};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,11 +13,14 @@ use crate::api::{accounts, directory, queue_log};
         accounts::register, accounts::login, accounts::logout, accounts::me, accounts::set_language, accounts::user,
         directory::regions, directory::organizations, directory::organization, directory::staff,
         directory::groups, directory::update_places, directory::audit_log,
+        queue::register, queue::registration, queue::my_registrations, queue::change, queue::claim, queue::decide_claim,
+        queue::positions, queue::explain, queue::start_round, queue::run_expiry, queue::accept, queue::decline, queue::enrol,
+        queue::refuse, queue::categories, queue::places, queue::stats, queue::round,
         queue_log::entries, queue_log::head, queue_log::heads, queue_log::proof,
         crate::health,
     ),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "directory"), (name = "places"), (name = "audit"), (name = "queue log"), (name = "operations"))
+    tags((name = "accounts"), (name = "directory"), (name = "places"), (name = "audit"), (name = "queue"), (name = "queue log"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use kezek_domain::calendar::Calendar;
 use kezek_store::Db;
 use time::OffsetDateTime;
 
@@ -29,6 +30,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
+    /// The working-day calendar every term is counted on.
+    pub calendar: Arc<Calendar>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
     /// Whether cookies carry the `Secure` attribute (behind HTTPS).
@@ -43,10 +46,11 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, secure_cookies: bool) -> AppState {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, secure_cookies: bool) -> AppState {
         AppState(Arc::new(Inner {
             db,
             clock,
+            calendar,
             limiter: RateLimiter::default(),
             metrics: Metrics::default(),
             secure_cookies,

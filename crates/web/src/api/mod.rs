@@ -13,6 +13,7 @@ use crate::state::AppState;
 pub mod accounts;
 pub mod directory;
 pub mod queue_log;
+pub mod queue;
 
 /// A JSON body whose rejections (syntax, unknown fields, wrong types, size) are problems in the
 /// requester's language.
@@ -45,4 +46,22 @@ pub fn routes() -> Router<AppState> {
         .route("/regions/{id}/queue-log/head", get(queue_log::head))
         .route("/regions/{id}/queue-log/heads", get(queue_log::heads))
         .route("/queue-log/proof", get(queue_log::proof))
+        .route("/queue/registrations", post(queue::register))
+        .route("/queue/registrations/{id}", get(queue::registration))
+        .route("/queue/registrations/{id}/preferences", put(queue::change))
+        .route("/queue/registrations/{id}/claims", post(queue::claim))
+        .route("/queue/registrations/{id}/positions", get(queue::positions))
+        .route("/queue/registrations/{id}/rounds/{round}", get(queue::explain))
+        .route("/queue/claims/{id}/decision", post(queue::decide_claim))
+        .route("/me/registrations", get(queue::my_registrations))
+        .route("/regions/{id}/rounds", post(queue::start_round))
+        .route("/regions/{id}/expiry", post(queue::run_expiry))
+        .route("/regions/{id}/priority-categories", get(queue::categories))
+        .route("/regions/{id}/places", get(queue::places))
+        .route("/regions/{id}/queue-stats", get(queue::stats))
+        .route("/rounds/{id}", get(queue::round))
+        .route("/referrals/{id}/accept", post(queue::accept))
+        .route("/referrals/{id}/decline", post(queue::decline))
+        .route("/referrals/{id}/enrol", post(queue::enrol))
+        .route("/referrals/{id}/refuse", post(queue::refuse))
 }

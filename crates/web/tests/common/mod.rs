@@ -2,13 +2,36 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use kezek_store::demo::DemoLogin;
 use kezek_store::testing::TestDatabase;
-use kezek_web::{AppState, ServerConfig, SystemClock};
+use kezek_web::{AppState, ServerConfig};
 use serde_json::Value;
 
+/// The real clock moved forward by a number of days, so tests can reach deadlines without sleeping.
+#[derive(Debug, Default)]
+pub struct TestClock {
+    seconds_ahead: AtomicI64,
+}
+
+impl TestClock {
+    /// Moves time forward; sessions older than their lifetime then end, as they would.
+    pub fn advance(&self, by: time::Duration) {
+        self.seconds_ahead.fetch_add(by.whole_seconds(), Ordering::SeqCst);
+    }
+}
+
+impl kezek_web::Clock for TestClock {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(self.seconds_ahead.load(Ordering::SeqCst))
+    }
+}
+
 pub struct TestApp {
+    /// Tokens by IIN, so a test logs each account in once (logins are rate limited per address).
+    tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    pub clock: Arc<TestClock>,
     pub base: String,
     pub state: AppState,
     pub logins: Vec<DemoLogin>,
@@ -33,6 +56,7 @@ impl TestApp {
         let config = ServerConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
             data_dir: std::env::temp_dir(),
+            catalog_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog"),
             database_url: None,
             no_demo: false,
             secure_cookies: false,
@@ -44,11 +68,12 @@ impl TestApp {
             }
             kezek_store::DatabaseTarget::Postgres(url) => ServerConfig { database_url: Some(url.clone()), ..config },
         };
-        let (state, logins) = kezek_web::prepare(&config, Arc::new(SystemClock)).await.expect("server prepares");
+        let clock = Arc::new(TestClock::default());
+        let (state, logins) = kezek_web::prepare(&config, clock.clone()).await.expect("server prepares");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = kezek_web::spawn(listener, state).unwrap();
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { base: format!("http://{}", running.addr), state: running.state, logins, client, _db: db }
+        TestApp { tokens: Default::default(), clock, base: format!("http://{}", running.addr), state: running.state, logins, client, _db: db }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -60,8 +85,23 @@ impl TestApp {
         self.logins.iter().filter(|l| l.role.as_str() == role).nth(n).unwrap_or_else(|| panic!("demo has a {role} #{n}")).iin.clone()
     }
 
-    /// Logs in through the API and returns the bearer token.
+    /// A bearer token of the account, logging in through the API the first time.
     pub async fn token(&self, iin: &str) -> String {
+        if let Some(t) = self.tokens.lock().unwrap().get(iin) {
+            return t.clone();
+        }
+        let t = self.login(iin).await;
+        self.tokens.lock().unwrap().insert(iin.to_owned(), t.clone());
+        t
+    }
+
+    /// Forgets the tokens (after the clock moved past their lifetime).
+    pub fn forget_tokens(&self) {
+        self.tokens.lock().unwrap().clear();
+    }
+
+    /// Logs in through the API and returns a new bearer token.
+    pub async fn login(&self, iin: &str) -> String {
         let r = self.client.post(self.url("/api/v1/auth/login"))
             .json(&serde_json::json!({"iin": iin, "password": PASSWORD}))
             .send().await.unwrap();
@@ -75,6 +115,12 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let r = self.client.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }

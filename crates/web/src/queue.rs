@@ -1,0 +1,727 @@
+//! The kindergarten queue service: registration, changes, priority claims, allocation rounds,
+//! referrals, enrolment, expiry and positions. Handlers in `api::queue` parse and authorize;
+//! this module orders the reads and the one audited transaction of each action, and appends the
+//! queue-log events in that same transaction.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::http::StatusCode;
+use kezek_domain::access::UserId;
+use kezek_domain::allocation::{
+    self, Band, ChildId, ChildRow, GroupId, GroupRow, Instance, InstanceBuilder, KindergartenId, Language, PriorityClass,
+    Ranking, RoundRules,
+};
+use kezek_domain::calendar::{Calendar, utc_to_almaty};
+use kezek_domain::duration::{DurationUnit, Term};
+use kezek_domain::identity::Iin;
+use kezek_domain::queue::{
+    self, Channel, EntryPolicy, QueueSettings, Relation, RegistrationError, Standing, band_on_start, child_ref,
+    school_year_start,
+};
+use kezek_store::queue::{EntryRow, NewEntry, NewRound, QueueSettingsRow, WaitingRow};
+use kezek_store::{AuditRecord, Db, WriteTx};
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+
+use crate::auth::new_token;
+use crate::problem::Problem;
+
+/// The version of the allocation engine recorded with every round.
+pub const ENGINE_VERSION: &str = concat!("kezek-deferred-acceptance/", env!("CARGO_PKG_VERSION"));
+
+/// How long a round may hold its region's lock before another server may take it over.
+const ROUND_LEASE: time::Duration = time::Duration::minutes(10);
+
+/// The Almaty local date of an instant: the day the calendar and the regulations speak of.
+pub fn local_today(now: OffsetDateTime) -> Date {
+    utc_to_almaty(now).date()
+}
+
+/// A region's queue rules, parsed from their row.
+pub fn settings_of(row: &QueueSettingsRow) -> Result<QueueSettings, Problem> {
+    let corrupt = || {
+        tracing::error!(region = row.region_id, "queue settings are not valid");
+        Problem::internal()
+    };
+    Ok(QueueSettings {
+        max_preferences: usize::try_from(row.max_preferences).map_err(|_| corrupt())?,
+        bands: queue::parse_bands(&row.bands).ok_or_else(corrupt)?,
+        ranking: row.ranking.parse::<Ranking>().map_err(|_| corrupt())?,
+        referral_term: Term {
+            amount: u32::try_from(row.referral_term_amount).map_err(|_| corrupt())?,
+            unit: DurationUnit::parse(&row.referral_term_unit).ok_or_else(corrupt)?,
+        },
+        on_decline: EntryPolicy::parse(&row.on_decline).ok_or_else(corrupt)?,
+        on_expiry: EntryPolicy::parse(&row.on_expiry).ok_or_else(corrupt)?,
+    })
+}
+
+pub async fn load_settings(db: &Db, region: i64) -> Result<QueueSettings, Problem> {
+    let row = db.queue_settings(region).await?.ok_or_else(Problem::not_found)?;
+    settings_of(&row)
+}
+
+fn refusal(e: &RegistrationError) -> Problem {
+    let (key, arg) = match e {
+        RegistrationError::BornInFuture => ("queue-refusal-born-in-future", None),
+        RegistrationError::TooOld { age } => ("queue-refusal-too-old", Some(age.to_string())),
+        RegistrationError::BirthDateMismatch => ("queue-refusal-birth-date-mismatch", None),
+        RegistrationError::PreferenceCount { max } => ("queue-refusal-preference-count", Some(max.to_string())),
+        RegistrationError::DuplicatePreference(k) => ("queue-refusal-duplicate-preference", Some(k.to_string())),
+        RegistrationError::StartInPast => ("queue-refusal-start-in-past", None),
+        RegistrationError::StartTooFar => ("queue-refusal-start-too-far", None),
+        RegistrationError::NoBand => ("queue-refusal-no-band", None),
+    };
+    refused(key, arg)
+}
+
+/// A motivated refusal: 422 whose detail gives the rule that was broken, in the requester's language.
+pub fn refused(reason_key: &str, arg: Option<String>) -> Problem {
+    let lang = crate::i18n::current_lang();
+    let args: Vec<(&str, String)> = arg.into_iter().map(|a| ("value", a)).collect();
+    let reason = crate::messages().get(lang, reason_key, &args);
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-registration-refused").arg("reason", reason)
+}
+
+fn conflict(key: &'static str) -> Problem {
+    Problem::new(StatusCode::CONFLICT, key)
+}
+
+/// A registration request, parsed at the boundary.
+pub struct Registration {
+    pub region_id: i64,
+    pub child_iin: Iin,
+    pub child_birth_date: Date,
+    pub child_name: String,
+    pub relation: Relation,
+    pub language: Language,
+    pub preferences: Vec<i64>,
+    pub desired_start: Date,
+    pub sibling_kindergarten_id: Option<i64>,
+    pub priority: Option<ClaimInput>,
+    pub applicant: UserId,
+    pub channel: Channel,
+    pub accepted_by: Option<UserId>,
+}
+
+pub struct ClaimInput {
+    pub category_code: String,
+    pub evidence_kind: String,
+    pub evidence_ref: String,
+}
+
+/// What the queue notification says (004 App. 11, 003 App. 4).
+pub struct Registered {
+    pub entry_id: i64,
+    pub registration_no: i64,
+    pub registered_at: OffsetDateTime,
+}
+
+/// Checks that every preferred kindergarten is in the region and has a group of the child's band
+/// and language on the desired start; the sibling's kindergarten must be in the region too.
+async fn check_kindergartens(db: &Db, r: &Registration, bands: &[Band]) -> Result<(), Problem> {
+    let band = band_on_start(bands, r.child_birth_date, r.desired_start)
+        .ok_or_else(|| refusal(&RegistrationError::NoBand))?;
+    for k in &r.preferences {
+        let org = db.organization(*k).await?;
+        let Some(org) = org.filter(|o| o.region_id == r.region_id && o.kind == "kindergarten") else {
+            return Err(refused("queue-refusal-unknown-kindergarten", Some(k.to_string())));
+        };
+        let groups = db.groups_of(org.id).await?;
+        if !groups.iter().any(|g| g.language == r.language.code()) {
+            return Err(refused("queue-refusal-language", Some(k.to_string())));
+        }
+        if !groups.iter().any(|g| g.language == r.language.code() && g.age_band == band.name()) {
+            return Err(refused("queue-refusal-band", Some(k.to_string())));
+        }
+    }
+    if let Some(s) = r.sibling_kindergarten_id {
+        let ok = db.organization(s).await?.is_some_and(|o| o.region_id == r.region_id && o.kind == "kindergarten");
+        if !ok {
+            return Err(refused("queue-refusal-unknown-kindergarten", Some(s.to_string())));
+        }
+    }
+    Ok(())
+}
+
+async fn category_id(db: &Db, region: i64, code: &str) -> Result<(i64, i64), Problem> {
+    db.priority_categories(region)
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+        .map(|c| (c.id, c.class))
+        .ok_or_else(|| refused("queue-refusal-unknown-category", Some(code.to_owned())))
+}
+
+fn log_salt() -> String {
+    new_token()
+}
+
+/// Registers a child: the rules, then one transaction with the entry, its preferences, an
+/// optional claim, the queue-log events and the audit entry.
+pub async fn register(db: &Db, now: OffsetDateTime, r: Registration) -> Result<Registered, Problem> {
+    let settings = load_settings(db, r.region_id).await?;
+    let today = local_today(now);
+    queue::check_registration(r.child_birth_date, r.child_iin.birth_date(), today, r.desired_start, &r.preferences, &settings)
+        .map_err(|e| refusal(&e))?;
+    check_kindergartens(db, &r, &settings.bands).await?;
+    let claim = match &r.priority {
+        Some(c) => Some((category_id(db, r.region_id, &c.category_code).await?, c)),
+        None => None,
+    };
+    let salt = log_salt();
+    let iin = r.child_iin.as_string();
+    let mut tx = db.begin_write(Some(r.applicant), now).await?;
+    let (entry, number) = tx
+        .insert_queue_entry(&NewEntry {
+            region_id: r.region_id,
+            child_iin: &iin,
+            child_birth_date: r.child_birth_date,
+            child_name: r.child_name.trim(),
+            applicant_user_id: r.applicant.0,
+            applicant_relation: r.relation.as_str(),
+            language: r.language.code(),
+            desired_start: r.desired_start,
+            channel: r.channel.as_str(),
+            accepted_by: r.accepted_by.map(|u| u.0),
+            sibling_kindergarten_id: r.sibling_kindergarten_id,
+            log_salt: &salt,
+            original: None,
+        })
+        .await
+        .map_err(|e| match e {
+            kezek_store::StoreError::Conflict(_) => conflict("problem-already-registered"),
+            e => e.into(),
+        })?;
+    tx.set_preferences(entry, &r.preferences).await?;
+    let cref = child_ref(&salt, &iin);
+    tx.append_queue_event(r.region_id, "registered", Some(&cref), &json!({
+        "registration_no": number,
+        "language": r.language.code(),
+        "preferences": r.preferences,
+        "channel": r.channel.as_str(),
+    }))
+    .await?;
+    if let Some(((category, class), c)) = claim {
+        let claim = tx.insert_claim(entry, category, &c.evidence_kind, &c.evidence_ref).await?;
+        tx.append_queue_event(r.region_id, "claim_submitted", Some(&cref), &json!({ "claim": claim, "class": class })).await?;
+    }
+    tx.audit(AuditRecord {
+        action: "queue.registered",
+        object_type: "queue_entry",
+        object_id: entry.to_string(),
+        organization_id: None,
+        details: json!({ "region": r.region_id, "registration_no": number, "channel": r.channel.as_str() }),
+    })
+    .await?;
+    let at = tx.now();
+    tx.commit().await?;
+    tracing::info!(entry, region = r.region_id, "child registered in the queue");
+    Ok(Registered { entry_id: entry, registration_no: number, registered_at: at })
+}
+
+/// Changes the preferences and language of a waiting entry; the registration time and number stay.
+pub async fn change(db: &Db, now: OffsetDateTime, entry: &EntryRow, by: UserId, preferences: Vec<i64>, language: Language) -> Result<(), Problem> {
+    if entry.status != "waiting" {
+        return Err(conflict("problem-entry-not-waiting"));
+    }
+    let settings = load_settings(db, entry.region_id).await?;
+    let today = local_today(now);
+    let iin = Iin::parse(&entry.child_iin).map_err(|_| Problem::internal())?;
+    let desired_start = entry.desired_start.max(today);
+    queue::check_registration(entry.child_birth_date, iin.birth_date(), today, desired_start, &preferences, &settings)
+        .map_err(|e| refusal(&e))?;
+    let probe = Registration {
+        region_id: entry.region_id,
+        child_iin: iin,
+        child_birth_date: entry.child_birth_date,
+        child_name: String::new(),
+        relation: Relation::Mother,
+        language,
+        preferences: preferences.clone(),
+        desired_start,
+        sibling_kindergarten_id: entry.sibling_kindergarten_id,
+        priority: None,
+        applicant: by,
+        channel: Channel::Portal,
+        accepted_by: None,
+    };
+    check_kindergartens(db, &probe, &settings.bands).await?;
+    let mut tx = db.begin_write(Some(by), now).await?;
+    tx.set_preferences(entry.id, &preferences).await?;
+    tx.set_entry_language(entry.id, language.code()).await?;
+    tx.append_queue_event(entry.region_id, "changed", Some(&child_ref(&entry.log_salt, &entry.child_iin)),
+        &json!({ "preferences": preferences, "language": language.code() })).await?;
+    tx.audit(AuditRecord { action: "queue.changed", object_type: "queue_entry", object_id: entry.id.to_string(),
+        organization_id: None, details: json!({ "preferences": preferences.len(), "language": language.code() }) }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds a priority claim with its evidence; it counts only once confirmed.
+pub async fn submit_claim(db: &Db, now: OffsetDateTime, entry: &EntryRow, by: UserId, c: &ClaimInput) -> Result<i64, Problem> {
+    if !matches!(entry.status.as_str(), "waiting" | "referred") {
+        return Err(conflict("problem-entry-not-waiting"));
+    }
+    let (category, class) = category_id(db, entry.region_id, &c.category_code).await?;
+    let mut tx = db.begin_write(Some(by), now).await?;
+    let claim = tx.insert_claim(entry.id, category, &c.evidence_kind, &c.evidence_ref).await?;
+    tx.append_queue_event(entry.region_id, "claim_submitted", Some(&child_ref(&entry.log_salt, &entry.child_iin)),
+        &json!({ "claim": claim, "class": class })).await?;
+    tx.audit(AuditRecord { action: "queue.claim_submitted", object_type: "priority_claim", object_id: claim.to_string(),
+        organization_id: None, details: json!({ "entry": entry.id, "category": c.category_code }) }).await?;
+    tx.commit().await?;
+    Ok(claim)
+}
+
+/// What a reviewer decides about a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimDecision {
+    Confirm,
+    Reject,
+    /// Withdraws a confirmed claim (the right ended or the evidence was false).
+    Revoke,
+}
+
+pub async fn decide_claim(db: &Db, now: OffsetDateTime, claim_id: i64, by: UserId, decision: ClaimDecision, expires_on: Option<Date>, reason: &str) -> Result<(), Problem> {
+    let claim = db.claim(claim_id).await?.ok_or_else(Problem::not_found)?;
+    let entry = db.queue_entry(claim.entry_id).await?.ok_or_else(Problem::not_found)?;
+    let (from, to, kind) = match decision {
+        ClaimDecision::Confirm => ("pending", "confirmed", "claim_confirmed"),
+        ClaimDecision::Reject => ("pending", "rejected", "claim_rejected"),
+        ClaimDecision::Revoke => ("confirmed", "revoked", "claim_revoked"),
+    };
+    if expires_on.is_some_and(|d| d < local_today(now)) {
+        return Err(Problem::invalid_field("expires_on", "the expiry date is in the past"));
+    }
+    let class = db.priority_categories(entry.region_id).await?.into_iter().find(|c| c.id == claim.category_id).map_or(0, |c| c.class);
+    let mut tx = db.begin_write(Some(by), now).await?;
+    if !tx.decide_claim(claim_id, from, to, expires_on, reason).await? {
+        return Err(conflict("problem-claim-state"));
+    }
+    tx.append_queue_event(entry.region_id, kind, Some(&child_ref(&entry.log_salt, &entry.child_iin)),
+        &json!({ "claim": claim_id, "class": class, "expires_on": expires_on.map(|d| d.to_string()) })).await?;
+    tx.audit(AuditRecord { action: "queue.claim_decided", object_type: "priority_claim", object_id: claim_id.to_string(),
+        organization_id: None, details: json!({ "decision": to }) }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a round did, for its answer and its record.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RoundSummary {
+    pub round_id: i64,
+    pub region_id: i64,
+    pub reference_date: String,
+    pub children: usize,
+    pub groups: usize,
+    pub free_places: u64,
+    pub assigned: usize,
+    pub proposals: u64,
+    pub input_digest: String,
+    pub engine_version: String,
+    pub ranking: String,
+}
+
+/// The round's input in the instance format of shared/bench/FORMAT.md.
+pub struct InstanceFiles {
+    pub meta: String,
+    pub kindergartens: String,
+    pub groups: String,
+    pub children: String,
+}
+
+impl InstanceFiles {
+    pub fn digest(&self) -> String {
+        queue::input_digest(&[
+            ("meta.json", &self.meta),
+            ("kindergartens.csv", &self.kindergartens),
+            ("groups.csv", &self.groups),
+            ("children.csv", &self.children),
+        ])
+    }
+}
+
+fn language_of(code: &str) -> Result<Language, Problem> {
+    Language::parse(code.as_bytes()).ok_or_else(Problem::internal)
+}
+
+/// Reads the waiting children who want a place by `today` and the free places of a region,
+/// and writes them as an instance (the canonical export of the round's input).
+pub async fn snapshot(db: &Db, region: i64, settings: &QueueSettings, now: OffsetDateTime) -> Result<(InstanceFiles, Instance), Problem> {
+    let today = local_today(now);
+    let reference = school_year_start(today);
+    let round_date = now.date().next_day().ok_or_else(Problem::internal)?;
+    let children: Vec<WaitingRow> = db.waiting_children(region, today).await?;
+    let prefs = db.waiting_preferences(region).await?;
+    let groups = db.groups_with_holds(region).await?;
+    let orgs = db.organizations_of_region(region).await?;
+
+    let mut by_entry: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (entry, k) in prefs {
+        by_entry.entry(entry).or_default().push(k);
+    }
+    let mut rules = RoundRules::new(reference, settings.bands.clone()).map_err(|_| Problem::internal())?;
+    rules.ranking = settings.ranking.clone();
+    rules.max_preferences = settings.max_preferences;
+
+    let mut meta = serde_json::to_string_pretty(&json!({
+        "format": "kezek-allocation-instance/1",
+        "round_date": round_date.to_string(),
+        "reference_date": reference.to_string(),
+        "bands": settings.bands.iter().map(|b| json!({"name": b.name(), "min_age": b.min_age(), "max_age": b.max_age()})).collect::<Vec<_>>(),
+        "languages": ["kk", "ru"],
+        "ranking": settings.ranking.to_string(),
+        "generator": { "source": "kezek queue", "region": region, "engine": ENGINE_VERSION },
+    }))
+    .map_err(|_| Problem::internal())?;
+    meta.push('\n');
+
+    let mut builder = InstanceBuilder::new(rules).map_err(|_| Problem::internal())?;
+    let mut kindergartens = String::from("kindergarten_id,district,x_m,y_m\n");
+    for o in orgs.iter().filter(|o| o.kind == "kindergarten") {
+        builder.add_kindergarten(KindergartenId(o.id as u64)).map_err(|_| Problem::internal())?;
+        let _ = writeln!(kindergartens, "{},{},0,0", o.id, o.district_id.map(|d| d.to_string()).unwrap_or_default());
+    }
+    let mut group_csv = String::from("group_id,kindergarten_id,band,language,free_places\n");
+    for g in &groups {
+        let Some(band) = builder.rules().band_index(g.age_band.as_bytes()) else { continue };
+        let free = u32::try_from(g.free()).unwrap_or(0);
+        builder
+            .add_group(GroupRow { id: GroupId(g.id as u64), kindergarten: KindergartenId(g.organization_id as u64), band, language: language_of(&g.language)?, free_places: free })
+            .map_err(|_| Problem::internal())?;
+        let _ = writeln!(group_csv, "{},{},{},{},{}", g.id, g.organization_id, g.age_band, g.language, free);
+    }
+    let mut child_csv = String::from("child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district\n");
+    let mut ks: Vec<KindergartenId> = Vec::new();
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    for c in &children {
+        let wanted = by_entry.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
+        ks.clear();
+        ks.extend(wanted.iter().map(|k| KindergartenId(*k as u64)));
+        let priority = PriorityClass::from_code(c.priority as u64).ok_or_else(Problem::internal)?;
+        builder
+            .add_child(ChildRow {
+                id: ChildId(c.id as u64),
+                birth_date: c.child_birth_date,
+                language: language_of(&c.language)?,
+                registered_at: c.registered_at.unix_timestamp(),
+                registration_no: c.registration_no as u64,
+                priority,
+                sibling_kindergarten: c.sibling_kindergarten_id.map(|k| KindergartenId(k as u64)),
+                preferences: &ks,
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "a waiting child does not fit the instance");
+                Problem::internal()
+            })?;
+        let registered = c.registered_at.to_offset(time::UtcOffset::UTC).format(&fmt).map_err(|_| Problem::internal())?;
+        let prefs_text = wanted.iter().map(i64::to_string).collect::<Vec<_>>().join(";");
+        let _ = writeln!(
+            child_csv,
+            "{},{},{},{},{},{},{},{},",
+            c.id,
+            c.child_birth_date,
+            c.language,
+            registered,
+            c.registration_no,
+            c.priority,
+            c.sibling_kindergarten_id.map(|k| k.to_string()).unwrap_or_default(),
+            prefs_text
+        );
+    }
+    let instance = builder.build().map_err(|e| {
+        tracing::error!(error = %e, "round instance could not be built");
+        Problem::internal()
+    })?;
+    Ok((InstanceFiles { meta, kindergartens, groups: group_csv, children: child_csv }, instance))
+}
+
+/// Runs an allocation round for a region: takes the region's round lock (409 when another round
+/// runs), allocates, and in one transaction records the round, issues the referrals, moves the
+/// children and appends the log events; the lock is released whatever happens.
+pub async fn run_round(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId) -> Result<RoundSummary, Problem> {
+    let settings = load_settings(db, region).await?;
+    let token = new_token();
+    let mut tx = db.begin_write(Some(by), now).await?;
+    if !tx.take_round_lock(region, &token, now + ROUND_LEASE).await? {
+        return Err(conflict("problem-round-running"));
+    }
+    tx.audit(AuditRecord { action: "round.started", object_type: "region", object_id: region.to_string(),
+        organization_id: None, details: json!({}) }).await?;
+    tx.commit().await?;
+
+    let outcome = allocate_and_issue(db, calendar, now, region, by, &settings, &token).await;
+    if outcome.is_err() {
+        let mut tx = db.begin_write(Some(by), now).await?;
+        tx.release_round_lock(region, &token).await?;
+        tx.audit(AuditRecord { action: "round.failed", object_type: "region", object_id: region.to_string(),
+            organization_id: None, details: json!({}) }).await?;
+        tx.commit().await?;
+    }
+    outcome
+}
+
+async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId, settings: &QueueSettings, token: &str) -> Result<RoundSummary, Problem> {
+    let (files, instance) = snapshot(db, region, settings, now).await?;
+    let allocation = allocation::allocate(&instance);
+    let digest = files.digest();
+    let today = local_today(now);
+    let expires_on = queue::referral_expiry(calendar, today, settings.referral_term).map_err(|e| {
+        tracing::error!(error = %e, "referral term cannot be computed on the calendar");
+        Problem::internal()
+    })?;
+    let free_places: u64 = (0..instance.group_count() as u32).map(|g| u64::from(instance.free_places(g))).sum();
+    let assigned: Vec<(i64, i64)> = (0..instance.child_count() as u32)
+        .filter_map(|c| allocation.group_of(c).map(|g| (instance.child_id(c).0 as i64, instance.group_id(g).0 as i64)))
+        .collect();
+    let group_kindergarten: HashMap<i64, i64> = (0..instance.group_count() as u32)
+        .map(|g| (instance.group_id(g).0 as i64, instance.group_kindergarten(g).0 as i64))
+        .collect();
+
+    let mut tx = db.begin_write(Some(by), now).await?;
+    let round = tx.insert_round(&NewRound {
+        region_id: region,
+        started_at: now,
+        reference_date: instance.rules().reference_date,
+        engine_version: ENGINE_VERSION,
+        ranking: &settings.ranking.to_string(),
+        input_digest: &digest,
+        children: instance.child_count() as i64,
+        groups: instance.group_count() as i64,
+        free_places: free_places as i64,
+        assigned: assigned.len() as i64,
+        proposals: allocation.proposals() as i64,
+        meta: &files.meta,
+        kindergartens: &files.kindergartens,
+        group_rows: &files.groups,
+        child_rows: &files.children,
+    }).await?;
+    for (entry, group) in &assigned {
+        issue_referral(&mut tx, db, region, round, *entry, *group, group_kindergarten[group], expires_on).await?;
+    }
+    tx.append_queue_event(region, "round", None, &json!({
+        "round": round, "input_digest": digest, "engine": ENGINE_VERSION, "ranking": settings.ranking.to_string(),
+        "children": instance.child_count(), "free_places": free_places, "assigned": assigned.len(),
+    })).await?;
+    tx.release_round_lock(region, token).await?;
+    tx.audit(AuditRecord { action: "round.completed", object_type: "allocation_round", object_id: round.to_string(),
+        organization_id: None, details: json!({ "region": region, "assigned": assigned.len(), "input_digest": digest }) }).await?;
+    tx.commit().await?;
+    tracing::info!(round, region, assigned = assigned.len(), "allocation round completed");
+    Ok(RoundSummary {
+        round_id: round,
+        region_id: region,
+        reference_date: instance.rules().reference_date.to_string(),
+        children: instance.child_count(),
+        groups: instance.group_count(),
+        free_places,
+        assigned: assigned.len(),
+        proposals: allocation.proposals(),
+        input_digest: digest,
+        engine_version: ENGINE_VERSION.to_owned(),
+        ranking: settings.ranking.to_string(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn issue_referral(tx: &mut WriteTx, db: &Db, region: i64, round: i64, entry: i64, group: i64, kindergarten: i64, expires_on: Date) -> Result<(), Problem> {
+    let referral = tx.insert_referral(Some(round), entry, group, expires_on).await?;
+    if !tx.move_entry(entry, "waiting", "referred", "").await? {
+        return Err(conflict("problem-entry-not-waiting"));
+    }
+    let e = db.queue_entry(entry).await?.ok_or_else(Problem::internal)?;
+    tx.append_queue_event(region, "referral_issued", Some(&child_ref(&e.log_salt, &e.child_iin)), &json!({
+        "round": round, "referral": referral, "group": group, "kindergarten": kindergarten, "expires_on": expires_on.to_string(),
+    })).await?;
+    Ok(())
+}
+
+/// The parent's or the kindergarten's answer to a referral.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferralAnswer {
+    Accept,
+    Decline,
+    /// The kindergarten head records a refusal with a reason (S2: a motivated refusal).
+    Refuse,
+}
+
+pub async fn answer_referral(db: &Db, now: OffsetDateTime, referral_id: i64, by: UserId, answer: ReferralAnswer, reason: &str) -> Result<(), Problem> {
+    let referral = db.referral(referral_id).await?.ok_or_else(Problem::not_found)?;
+    let entry = db.queue_entry(referral.entry_id).await?.ok_or_else(Problem::not_found)?;
+    let settings = load_settings(db, entry.region_id).await?;
+    let cref = child_ref(&entry.log_salt, &entry.child_iin);
+    let mut tx = db.begin_write(Some(by), now).await?;
+    let (moved, kind) = match answer {
+        ReferralAnswer::Accept => (tx.move_referral(referral_id, "open", "accepted", reason).await?, "referral_accepted"),
+        ReferralAnswer::Decline | ReferralAnswer::Refuse => {
+            let to = if answer == ReferralAnswer::Decline { "declined" } else { "refused" };
+            let moved = tx.move_referral(referral_id, "open", to, reason).await?
+                || tx.move_referral(referral_id, "accepted", to, reason).await?;
+            (moved, if answer == ReferralAnswer::Decline { "referral_declined" } else { "referral_refused" })
+        }
+    };
+    if !moved {
+        return Err(conflict("problem-referral-state"));
+    }
+    if answer != ReferralAnswer::Accept {
+        let policy = if answer == ReferralAnswer::Decline { settings.on_decline } else { EntryPolicy::KeepWaiting };
+        release_entry(&mut tx, &entry, policy, kind).await?;
+    }
+    tx.append_queue_event(entry.region_id, kind, Some(&cref), &json!({ "referral": referral_id, "group": referral.group_id })).await?;
+    tx.audit(AuditRecord { action: "queue.referral_answered", object_type: "referral", object_id: referral_id.to_string(),
+        organization_id: None, details: json!({ "answer": kind }) }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// After a referral ends without enrolment the child waits again or leaves, by the region's policy.
+async fn release_entry(tx: &mut WriteTx, entry: &EntryRow, policy: EntryPolicy, why: &str) -> Result<(), Problem> {
+    let (to, reason) = match policy {
+        EntryPolicy::KeepWaiting => ("waiting", ""),
+        EntryPolicy::Remove => ("removed", why),
+    };
+    if !tx.move_entry(entry.id, "referred", to, reason).await? {
+        return Err(conflict("problem-entry-not-waiting"));
+    }
+    if to == "removed" {
+        tx.append_queue_event(entry.region_id, "removed", Some(&child_ref(&entry.log_salt, &entry.child_iin)), &json!({ "reason": why })).await?;
+    }
+    Ok(())
+}
+
+/// The kindergarten enrols the child under a contract (S2): the referral's place becomes an
+/// enrolled place in the same transaction.
+pub async fn enrol(db: &Db, now: OffsetDateTime, referral_id: i64, by: UserId, contract_no: &str, contract_date: Date) -> Result<i64, Problem> {
+    let referral = db.referral(referral_id).await?.ok_or_else(Problem::not_found)?;
+    let entry = db.queue_entry(referral.entry_id).await?.ok_or_else(Problem::not_found)?;
+    let mut tx = db.begin_write(Some(by), now).await?;
+    let moved = tx.move_referral(referral_id, "accepted", "enrolled", "").await?
+        || tx.move_referral(referral_id, "open", "enrolled", "").await?;
+    if !moved {
+        return Err(conflict("problem-referral-state"));
+    }
+    if !tx.insert_enrolment(referral_id, entry.id, referral.group_id, contract_no, contract_date).await? {
+        return Err(conflict("problem-group-full"));
+    }
+    if !tx.move_entry(entry.id, "referred", "enrolled", "").await? {
+        return Err(conflict("problem-entry-not-waiting"));
+    }
+    tx.append_queue_event(entry.region_id, "enrolled", Some(&child_ref(&entry.log_salt, &entry.child_iin)),
+        &json!({ "referral": referral_id, "group": referral.group_id })).await?;
+    tx.audit(AuditRecord { action: "queue.enrolled", object_type: "referral", object_id: referral_id.to_string(),
+        organization_id: None, details: json!({ "group": referral.group_id }) }).await?;
+    tx.commit().await?;
+    Ok(entry.id)
+}
+
+/// What one expiry run did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ExpiryRun {
+    pub referrals_expired: usize,
+    pub claims_expired: usize,
+}
+
+/// Lapses open referrals past their last day and confirmed claims past their expiry. Safe to run
+/// from several servers at once: each row changes state in one conditional UPDATE.
+pub async fn expire(db: &Db, now: OffsetDateTime) -> Result<ExpiryRun, Problem> {
+    let today = local_today(now);
+    let mut tx = db.begin_write(None, now).await?;
+    let lapsed = tx.expire_referrals(today).await?;
+    let mut run = ExpiryRun { referrals_expired: lapsed.len(), claims_expired: 0 };
+    let mut policies: HashMap<i64, EntryPolicy> = HashMap::new();
+    for (referral, entry_id, region) in &lapsed {
+        let policy = match policies.get(region) {
+            Some(p) => *p,
+            None => {
+                let p = load_settings(db, *region).await?.on_expiry;
+                policies.insert(*region, p);
+                p
+            }
+        };
+        let entry = db.queue_entry(*entry_id).await?.ok_or_else(Problem::internal)?;
+        tx.append_queue_event(*region, "referral_expired", Some(&child_ref(&entry.log_salt, &entry.child_iin)),
+            &json!({ "referral": referral })).await?;
+        release_entry(&mut tx, &entry, policy, "referral_expired").await?;
+    }
+    for region in db.regions().await? {
+        for (claim, entry_id) in tx.expire_claims(region.id, today).await? {
+            let entry = db.queue_entry(entry_id).await?.ok_or_else(Problem::internal)?;
+            tx.append_queue_event(region.id, "claim_expired", Some(&child_ref(&entry.log_salt, &entry.child_iin)),
+                &json!({ "claim": claim })).await?;
+            run.claims_expired += 1;
+        }
+    }
+    if run.referrals_expired + run.claims_expired == 0 {
+        return Ok(run);
+    }
+    tx.audit(AuditRecord { action: "queue.expiry", object_type: "job", object_id: "expiry".into(), organization_id: None,
+        details: json!({ "referrals": run.referrals_expired, "claims": run.claims_expired }) }).await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// A child's place at one preferred kindergarten now.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Position {
+    pub kindergarten_id: i64,
+    pub preference_rank: usize,
+    /// The group the child would join (band and language), if the kindergarten has one.
+    pub group_id: Option<i64>,
+    pub age_band: Option<String>,
+    pub free_places: i64,
+    /// Waiting children of the same group who rank ahead, by priority class: [none, first, out-of-turn].
+    pub ahead_by_class: [u64; 3],
+    pub ahead: u64,
+}
+
+/// Where a waiting child stands at each preferred kindergarten, by the region's ranking.
+pub async fn positions(db: &Db, now: OffsetDateTime, entry: &EntryRow) -> Result<Vec<Position>, Problem> {
+    let settings = load_settings(db, entry.region_id).await?;
+    let today = local_today(now);
+    let reference = school_year_start(today.max(entry.desired_start));
+    let waiting = db.waiting_children(entry.region_id, today).await?;
+    let prefs = db.waiting_preferences(entry.region_id).await?;
+    let groups = db.groups_with_holds(entry.region_id).await?;
+    let mine = db.preferences(entry.id).await?;
+    let band_of = |birth: Date| -> Option<&str> {
+        let age = allocation::age_on(birth, reference);
+        settings.bands.iter().find(|b| i32::from(b.min_age()) <= age && age < i32::from(b.max_age())).map(Band::name)
+    };
+    let my_band = band_of(entry.child_birth_date);
+    let by_id: HashMap<i64, &WaitingRow> = waiting.iter().map(|w| (w.id, w)).collect();
+    let my_row = by_id.get(&entry.id);
+    let standing = |w: &WaitingRow, k: i64| Standing {
+        priority: PriorityClass::from_code(w.priority as u64).unwrap_or(PriorityClass::None),
+        sibling_here: w.sibling_kindergarten_id == Some(k),
+        registered_at: w.registered_at.unix_timestamp(),
+        registration_no: w.registration_no as u64,
+    };
+    let mut out = Vec::with_capacity(mine.len());
+    for (rank, k) in mine.iter().enumerate() {
+        let group = groups.iter().find(|g| g.organization_id == *k && Some(g.age_band.as_str()) == my_band && g.language == entry.language);
+        let competitors: Vec<Standing> = prefs
+            .iter()
+            .filter(|(e, kg)| kg == k && *e != entry.id)
+            .filter_map(|(e, _)| by_id.get(e))
+            .filter(|w| w.language == entry.language && band_of(w.child_birth_date) == my_band)
+            .map(|w| standing(w, *k))
+            .collect();
+        let ahead_by_class = match my_row {
+            Some(me) => queue::ahead_by_class(&settings.ranking, &standing(me, *k), &competitors),
+            None => [0; 3],
+        };
+        out.push(Position {
+            kindergarten_id: *k,
+            preference_rank: rank + 1,
+            group_id: group.map(|g| g.id),
+            age_band: my_band.map(str::to_owned),
+            free_places: group.map_or(0, |g| g.free()),
+            ahead: ahead_by_class.iter().sum(),
+            ahead_by_class,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,384 @@
+//! The kindergarten queue end to end through the API, on SQLite and on PostgreSQL: 200
+//! registrations on two channels, priority claims, published places, a round, answers to the
+//! referrals, enrolment and expiry — with the invariants checked after each step.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::TestApp;
+use kezek_domain::identity::{Sex, iin_for};
+use serde_json::{Value, json};
+use time::{Date, Duration};
+
+on_both_engines!(
+    two_hundred_children_through_registration_round_referrals_and_enrolment,
+    a_round_while_another_holds_the_region_lock_is_a_409,
+    registration_rules_give_motivated_refusals,
+    another_family_cannot_see_or_touch_a_registration,
+);
+
+fn today() -> Date {
+    kezek_web::queue::local_today(time::OffsetDateTime::now_utc())
+}
+
+/// A valid child IIN for a birth date; `n` makes it unique.
+fn child_iin(birth: Date, n: u16) -> String {
+    (n * 10..).find_map(|s| iin_for(birth, if n % 2 == 0 { Sex::Female } else { Sex::Male }, s)).unwrap().as_string()
+}
+
+struct Region {
+    id: i64,
+    kk: Vec<i64>,
+    ru: Vec<i64>,
+}
+
+async fn almaty(app: &TestApp) -> Region {
+    let ks = app.organizations("almaty-city", "kindergarten").await;
+    let mut region = Region { id: ks[0]["region_id"].as_i64().unwrap(), kk: vec![], ru: vec![] };
+    for k in &ks {
+        let (_, groups) = app.get(&format!("/api/v1/organizations/{}/groups", k["id"]), None).await;
+        let langs: HashSet<&str> = groups.as_array().unwrap().iter().map(|g| g["language"].as_str().unwrap()).collect();
+        let id = k["id"].as_i64().unwrap();
+        if langs.contains("kk") {
+            region.kk.push(id);
+        }
+        if langs.contains("ru") {
+            region.ru.push(id);
+        }
+    }
+    region
+}
+
+fn registration(region: &Region, i: usize, applicant: Option<(&str, &str)>) -> Value {
+    // Ages spread over every band: born between 1.1 and 5.8 years before this school year's 1 September.
+    let birth = kezek_domain::queue::school_year_start(today()) - Duration::days(400 + (i as i64 * 37) % 1650);
+    let (language, pool) = if i % 3 == 0 { ("ru", &region.ru) } else { ("kk", &region.kk) };
+    let n = 1 + i % 3;
+    let prefs: Vec<i64> = (0..n).map(|j| pool[(i * 7 + j * 3) % pool.len()]).collect::<Vec<_>>();
+    let mut prefs_unique = Vec::new();
+    for p in prefs {
+        if !prefs_unique.contains(&p) {
+            prefs_unique.push(p);
+        }
+    }
+    let mut body = json!({
+        "region_id": region.id,
+        "child_iin": child_iin(birth, i as u16 + 1),
+        "child_birth_date": birth.to_string(),
+        "child_name": format!("Бала {i}"),
+        "relation": if i % 2 == 0 { "mother" } else { "father" },
+        "language": language,
+        "preferences": prefs_unique,
+        "desired_start": today().to_string(),
+    });
+    if i % 10 == 0 {
+        body["priority"] = json!({"category": "large-family", "evidence_kind": "document", "evidence_ref": format!("certificate {i}")});
+    }
+    if let Some((iin, name)) = applicant {
+        body["applicant_iin"] = json!(iin);
+        body["applicant_name"] = json!(name);
+    }
+    body
+}
+
+/// Every group: enrolled + live referrals never exceed capacity; each child holds at most one
+/// live referral; the queue log's hash chain is whole.
+async fn assert_invariants(app: &TestApp, region: i64) {
+    let (_, places) = app.get(&format!("/api/v1/regions/{region}/places"), None).await;
+    for g in places.as_array().unwrap() {
+        let (cap, enrolled, held) = (g["capacity"].as_i64().unwrap(), g["enrolled"].as_i64().unwrap(), g["held"].as_i64().unwrap());
+        assert!(enrolled + held <= cap, "group over capacity: {g}");
+    }
+    let entries = app.state.db.entries_of_region(region).await.unwrap();
+    for e in &entries {
+        let live = app.state.db.referrals_of_entry(e.id).await.unwrap().iter().filter(|r| r.status == "open" || r.status == "accepted").count();
+        assert!(live <= 1, "entry {} holds {live} live referrals", e.id);
+        assert_eq!(live == 1, e.status == "referred", "entry {} is {} with {live} live referrals", e.id, e.status);
+    }
+    let (head_seq, head_hash) = app.state.db.queue_log_head(region).await.unwrap();
+    let log = app.state.db.queue_log(region, 0, 1_000_000).await.unwrap();
+    let mut prev = kezek_store::queue::GENESIS.to_owned();
+    for (i, row) in log.iter().enumerate() {
+        assert_eq!(row.seq, i as i64 + 1);
+        assert_eq!(row.prev_hash, prev);
+        assert_eq!(row.content().unwrap().hash(&prev), row.hash, "queue log entry {} verifies", row.seq);
+        prev = row.hash.clone();
+    }
+    assert_eq!((head_seq, head_hash), (log.len() as i64, prev));
+    assert_eq!(app.state.db.verify_audit_chain().await.unwrap().map(|n| n > 0), Ok(true));
+}
+
+async fn two_hundred_children_through_registration_round_referrals_and_enrolment(app: &TestApp) {
+    let region = almaty(app).await;
+    let admin = app.token(&app.iin_of("regional_admin", 0)).await;
+    let operator = app.token(&app.iin_of("operator", 0)).await;
+    let specialist = app.token(&app.iin_of("specialist", 0)).await;
+    let citizens: Vec<String> = {
+        let mut v = Vec::new();
+        for n in 0..3 {
+            v.push(app.token(&app.iin_of("citizen", n)).await);
+        }
+        v
+    };
+
+    // Places are published: every group of the first twelve kindergartens gets three free places.
+    let ks = app.organizations("almaty-city", "kindergarten").await;
+    for k in ks.iter().take(12) {
+        let (_, groups) = app.get(&format!("/api/v1/organizations/{}/groups", k["id"]), None).await;
+        for g in groups.as_array().unwrap() {
+            let enrolled = g["enrolled"].as_i64().unwrap();
+            let (s, _) = app.put(&format!("/api/v1/groups/{}", g["id"]), &admin, json!({"capacity": enrolled + 3, "enrolled": enrolled})).await;
+            assert_eq!(s, 200);
+        }
+    }
+
+    // 200 registrations: 30 by three parents on the portal, 170 at the State Corporation front office.
+    let mut entries: Vec<(i64, Option<usize>)> = Vec::new();
+    let mut numbers = Vec::new();
+    for i in 0..200 {
+        let (token, body, parent) = if i < 30 {
+            (&citizens[i % 3], registration(&region, i, None), Some(i % 3))
+        } else {
+            let applicant = child_iin(time::macros::date!(1990 - 01 - 01) + Duration::days(i as i64), 5000 + i as u16);
+            (&operator, registration(&region, i, Some((&applicant, "Ата-ана"))), None)
+        };
+        let (s, notification) = app.post("/api/v1/queue/registrations", token, body).await;
+        assert_eq!(s, 201, "registration {i}: {notification}");
+        numbers.push(notification["registration_no"].as_i64().unwrap());
+        entries.push((notification["entry_id"].as_i64().unwrap(), parent));
+    }
+    assert_eq!(numbers, (1..=200).collect::<Vec<_>>(), "queue numbers are given in order, without gaps");
+    let (s, p) = app.post("/api/v1/queue/registrations", &citizens[0], registration(&region, 0, None)).await;
+    assert_eq!((s, p["type"].as_str()), (409, Some("urn:kezek:problem:already-registered")));
+
+    // Claims: the specialist confirms most, rejects one.
+    let mut confirmed = 0;
+    for (n, (entry, _)) in entries.iter().enumerate().filter(|(n, _)| n % 10 == 0) {
+        let (_, view) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&specialist)).await;
+        let claim = view["claims"][0]["id"].as_i64().unwrap();
+        let decision = if n == 0 { "reject" } else { "confirm" };
+        let (s, p) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": decision})).await;
+        assert_eq!(s, 204, "{p}");
+        confirmed += usize::from(decision == "confirm");
+        let (s, _) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm"})).await;
+        assert_eq!(s, 409, "a claim is decided once");
+    }
+    let (_, stats) = app.get(&format!("/api/v1/regions/{}/queue-stats", region.id), None).await;
+    assert_eq!(stats["total_waiting"], 200);
+    let first_class: u64 = stats["waiting"].as_array().unwrap().iter().filter(|r| r["class"] == 1).map(|r| r["children"].as_u64().unwrap()).sum();
+    assert_eq!(first_class as usize, confirmed);
+    assert_invariants(app, region.id).await;
+
+    // The round.
+    let (s, summary) = app.post(&format!("/api/v1/regions/{}/rounds", region.id), &admin, json!({})).await;
+    assert_eq!(s, 201, "{summary}");
+    let assigned = summary["assigned"].as_u64().unwrap();
+    assert!(assigned > 20, "{summary}");
+    let round_id = summary["round_id"].as_i64().unwrap();
+    let (_, round) = app.get(&format!("/api/v1/rounds/{round_id}"), None).await;
+    assert_eq!(round["check"]["violations"], 0, "{round}");
+    assert_eq!(round["check"]["child_optimal"], true);
+    assert_eq!(round["input_digest"], summary["input_digest"]);
+    assert_invariants(app, region.id).await;
+
+    // Every child placed got one referral; a child's explanation names the cut-off of each group.
+    let referred: Vec<(i64, Option<usize>, Value)> = {
+        let mut v = Vec::new();
+        for (entry, parent) in &entries {
+            let (_, view) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&admin)).await;
+            if view["status"] == "referred" {
+                v.push((*entry, *parent, view["referrals"][0].clone()));
+            }
+        }
+        v
+    };
+    assert_eq!(referred.len() as u64, assigned);
+    let (entry, _, _) = &referred[0];
+    let (s, why) = app.get(&format!("/api/v1/queue/registrations/{entry}/rounds/{round_id}"), Some(&admin)).await;
+    assert_eq!(s, 200, "{why}");
+    assert!(why["groups"].as_array().unwrap().iter().any(|g| g["outcome"] == "admitted"));
+
+    // Parents answer: the portal families accept or decline; heads enrol the accepted ones.
+    let mut heads: HashMap<i64, String> = HashMap::new();
+    let mut enrolled = 0;
+    let mut declined = 0;
+    for (entry, parent, referral) in referred.iter().filter(|(_, p, _)| p.is_some()) {
+        let token = &citizens[parent.unwrap()];
+        let rid = referral["id"].as_i64().unwrap();
+        if entry % 3 == 0 {
+            let (s, p) = app.post(&format!("/api/v1/referrals/{rid}/decline"), token, json!({"reason": "moved away"})).await;
+            assert_eq!(s, 204, "{p}");
+            declined += 1;
+            continue;
+        }
+        let (s, p) = app.post(&format!("/api/v1/referrals/{rid}/accept"), token, json!({})).await;
+        assert_eq!(s, 204, "{p}");
+        let group = referral["group_id"].as_i64().unwrap();
+        let (_, g) = app.get(&format!("/api/v1/regions/{}/places", region.id), None).await;
+        let k = g.as_array().unwrap().iter().find(|x| x["group_id"] == group).unwrap()["kindergarten_id"].as_i64().unwrap();
+        let position = ks.iter().position(|x| x["id"] == k).unwrap();
+        if !heads.contains_key(&k) {
+            heads.insert(k, app.token(&app.iin_of("kindergarten_head", position)).await);
+        }
+        // Another kindergarten's head may not enrol the child.
+        let other = app.token(&app.iin_of("kindergarten_head", (position + 1) % 20)).await;
+        let (s, _) = app.post(&format!("/api/v1/referrals/{rid}/enrol"), &other, json!({"contract_no": "X", "contract_date": today().to_string()})).await;
+        assert_eq!(s, 403);
+        let (s, p) = app.post(&format!("/api/v1/referrals/{rid}/enrol"), &heads[&k], json!({"contract_no": format!("Д-{rid}"), "contract_date": today().to_string()})).await;
+        assert_eq!(s, 204, "{p}");
+        enrolled += 1;
+    }
+    assert!(enrolled > 0 && declined > 0, "enrolled {enrolled}, declined {declined}");
+    assert_invariants(app, region.id).await;
+
+    // A month later the unanswered referrals have lapsed; the children wait again (Almaty's policy).
+    app.clock.advance(Duration::days(40));
+    app.forget_tokens();
+    let admin = app.token(&app.iin_of("regional_admin", 0)).await;
+    let citizens: Vec<String> = {
+        let mut v = Vec::new();
+        for n in 0..3 {
+            v.push(app.token(&app.iin_of("citizen", n)).await);
+        }
+        v
+    };
+    let (s, run) = app.post(&format!("/api/v1/regions/{}/expiry", region.id), &admin, json!({})).await;
+    assert_eq!(s, 200);
+    let open_before = assigned as i64 - enrolled - declined;
+    assert_eq!(run["referrals_expired"].as_i64().unwrap(), open_before, "{run}");
+    let (_, run) = app.post(&format!("/api/v1/regions/{}/expiry", region.id), &admin, json!({})).await;
+    assert_eq!(run["referrals_expired"], 0, "nothing lapses twice");
+    assert_invariants(app, region.id).await;
+    let (_, stats) = app.get(&format!("/api/v1/regions/{}/queue-stats", region.id), None).await;
+    assert_eq!(stats["total_waiting"].as_i64().unwrap(), 200 - enrolled);
+
+    // A waiting child's positions: one per preferred kindergarten, counted by class.
+    let waiting_entry = entries.iter().find(|(e, p)| p.is_some() && !referred.iter().any(|r| r.0 == *e)).map(|(e, p)| (*e, p.unwrap()));
+    if let Some((entry, parent)) = waiting_entry {
+        let (s, pos) = app.get(&format!("/api/v1/queue/registrations/{entry}/positions"), Some(&citizens[parent])).await;
+        assert_eq!(s, 200, "{pos}");
+        for p in pos["positions"].as_array().unwrap() {
+            let by_class: u64 = p["ahead_by_class"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum();
+            assert_eq!(by_class, p["ahead"].as_u64().unwrap());
+            assert!(by_class < 200);
+        }
+    }
+}
+
+async fn a_round_while_another_holds_the_region_lock_is_a_409(app: &TestApp) {
+    let region = almaty(app).await;
+    let admin = app.token(&app.iin_of("regional_admin", 0)).await;
+    // Another server is running a round: it holds the lock in the database.
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = app.state.db.begin_write(None, now).await.unwrap();
+    assert!(tx.take_round_lock(region.id, "other-server", now + Duration::minutes(5)).await.unwrap());
+    tx.audit(kezek_store::AuditRecord { action: "test.lock", object_type: "region", object_id: region.id.to_string(), organization_id: None, details: json!({}) }).await.unwrap();
+    tx.commit().await.unwrap();
+    let (s, p) = app.post(&format!("/api/v1/regions/{}/rounds", region.id), &admin, json!({})).await;
+    assert_eq!((s, p["type"].as_str()), (409, Some("urn:kezek:problem:round-running")), "{p}");
+    // The Astana region is not blocked by Almaty's round.
+    let astana_admin = app.token(&app.iin_of("regional_admin", 1)).await;
+    let (_, regions) = app.get("/api/v1/regions", None).await;
+    let astana = regions.as_array().unwrap().iter().find(|r| r["code"] == "astana").unwrap()["id"].as_i64().unwrap();
+    let (s, p) = app.post(&format!("/api/v1/regions/{astana}/rounds"), &astana_admin, json!({})).await;
+    assert_eq!(s, 201, "{p}");
+    // A lease that ran out (the other server died) no longer blocks.
+    app.clock.advance(Duration::minutes(15));
+    let (s, p) = app.post(&format!("/api/v1/regions/{}/rounds", region.id), &admin, json!({})).await;
+    assert_eq!(s, 201, "{p}");
+    // Started at once, rounds never overlap: each either runs or is told another runs.
+    let path = format!("/api/v1/regions/{}/rounds", region.id);
+    let (a, b) = tokio::join!(app.post(&path, &admin, json!({})), app.post(&path, &admin, json!({})));
+    assert!([a.0, b.0].contains(&201), "{a:?} {b:?}");
+    assert!([a.0, b.0].iter().all(|s| *s == 201 || *s == 409), "{a:?} {b:?}");
+    // Only the administrator of the region starts rounds.
+    let specialist = app.token(&app.iin_of("specialist", 0)).await;
+    let (s, _) = app.post(&format!("/api/v1/regions/{}/rounds", region.id), &specialist, json!({})).await;
+    assert_eq!(s, 403);
+}
+
+async fn registration_rules_give_motivated_refusals(app: &TestApp) {
+    let region = almaty(app).await;
+    let citizen = app.token(&app.iin_of("citizen", 0)).await;
+    let citizen = &citizen;
+    let post = |body: Value| async move { app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(citizen).header("cookie", "lang=en").json(&body).send().await.unwrap() };
+    let base = registration(&region, 1, None);
+
+    let mut too_old = base.clone();
+    let birth = today() - Duration::days(7 * 366);
+    too_old["child_birth_date"] = json!(birth.to_string());
+    too_old["child_iin"] = json!(child_iin(birth, 900));
+    let r = post(too_old).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("under 7"));
+
+    let mut mismatch = base.clone();
+    mismatch["child_birth_date"] = json!((today() - Duration::days(800)).to_string());
+    let r = post(mismatch).await;
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("does not match the child's IIN"));
+
+    let mut wrong_language = base.clone();
+    let kk_only = *region.kk.iter().find(|k| !region.ru.contains(k)).unwrap();
+    wrong_language["language"] = json!("ru");
+    wrong_language["preferences"] = json!([kk_only]);
+    let r = post(wrong_language).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("no groups in the chosen language"));
+
+    let mut foreign = base.clone();
+    let astana_k = app.organizations("astana", "kindergarten").await[0]["id"].as_i64().unwrap();
+    foreign["preferences"] = json!([astana_k]);
+    let r = post(foreign).await;
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("not a kindergarten of this region"));
+
+    let mut too_many = base.clone();
+    too_many["preferences"] = json!(region.kk.iter().take(6).collect::<Vec<_>>());
+    let r = post(too_many).await;
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("between 1 and 5"));
+
+    let mut bad_iin = base.clone();
+    bad_iin["child_iin"] = json!("123456789012");
+    let r = post(bad_iin).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "child_iin");
+
+    // Nothing of that was written.
+    assert!(app.state.db.entries_of_region(region.id).await.unwrap().is_empty());
+    // In Russian too.
+    let r = app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(&citizen).header("accept-language", "ru")
+        .json(&{ let mut b = base.clone(); b["preferences"] = json!([]); b }).send().await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["title"], "В постановке на очередь отказано");
+}
+
+async fn another_family_cannot_see_or_touch_a_registration(app: &TestApp) {
+    let region = almaty(app).await;
+    let mine = app.token(&app.iin_of("citizen", 0)).await;
+    let theirs = app.token(&app.iin_of("citizen", 1)).await;
+    let (s, n) = app.post("/api/v1/queue/registrations", &mine, registration(&region, 5, None)).await;
+    assert_eq!(s, 201);
+    let entry = n["entry_id"].as_i64().unwrap();
+    let (s, _) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&theirs)).await;
+    assert_eq!(s, 404);
+    let (s, _) = app.put(&format!("/api/v1/queue/registrations/{entry}/preferences"), &theirs, json!({"preferences": [region.kk[0]], "language": "kk"})).await;
+    assert_eq!(s, 404);
+    let (_, list) = app.get("/api/v1/me/registrations", Some(&theirs)).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    let (s, own) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&mine)).await;
+    assert_eq!(s, 200);
+    assert_eq!(own["log_ref"].as_str().unwrap().len(), 64);
+    // A citizen may not file for someone else, nor start a round.
+    let mut body = registration(&region, 6, Some(("900101300013", "X")));
+    body["applicant_iin"] = json!(app.iin_of("citizen", 2));
+    let (s, _) = app.post("/api/v1/queue/registrations", &mine, body).await;
+    assert_eq!(s, 403);
+    let (s, _) = app.post(&format!("/api/v1/regions/{}/rounds", region.id), &mine, json!({})).await;
+    assert_eq!(s, 403);
+    // The parent changes preferences; the number stays.
+    let (s, p) = app.put(&format!("/api/v1/queue/registrations/{entry}/preferences"), &mine, json!({"preferences": [region.kk[1], region.kk[0]], "language": "kk"})).await;
+    assert_eq!(s, 204, "{p}");
+    let (_, after) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&mine)).await;
+    assert_eq!(after["registration_no"], n["registration_no"]);
+    assert_eq!(after["preferences"], json!([region.kk[1], region.kk[0]]));
+}
