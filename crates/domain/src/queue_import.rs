@@ -241,6 +241,8 @@ pub fn plan_csv(
     for_each_row(children, CHILDREN_HEADER, |line, f| {
         b.plan.rows_read += 1;
         let r = f.and_then(|f| {
+            let external_id = external_id("child_id", &f[0])?;
+            let registration_no = positive("registration_no", &f[1])?;
             let registered_at = OffsetDateTime::parse(&f[2], &Rfc3339)
                 .map_err(|_| format!("registered_at {:?} is not an RFC 3339 time", f[2]))?;
             if registered_at > now {
@@ -275,8 +277,8 @@ pub fn plan_csv(
                 })
             };
             Ok(Child {
-                external_id: external_id("child_id", &f[0])?,
-                registration_no: positive("registration_no", &f[1])?,
+                external_id,
+                registration_no,
                 registered_at,
                 birth_date,
                 language: language(&f[9])?,
