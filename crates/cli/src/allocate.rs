@@ -212,6 +212,9 @@ pub fn run_allocate(args: AllocateArgs) -> anyhow::Result<()> {
         write!(stdout, " {phase} {:.3} s,", d.as_secs_f64())?;
     }
     writeln!(stdout, " total {:.3} s", timer.total().as_secs_f64())?;
+    if let Some(cpu) = cpu_time() {
+        writeln!(stdout, "cpu time: {:.3} s", cpu.as_secs_f64())?;
+    }
     if let Some(peak) = peak_rss_kib() {
         writeln!(stdout, "peak resident memory: {:.1} MiB", peak as f64 / 1024.0)?;
     }
@@ -334,10 +337,55 @@ pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     result
 }
 
+/// CPU time this thread has run, from the scheduler (Linux); unlike wall-clock time it is not
+/// inflated when other processes compete for the cores.
+fn cpu_time() -> Option<Duration> {
+    let stat = fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Best (smallest) wall-clock and CPU time over several runs.
+#[derive(Clone, Copy)]
+struct Best {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Best {
+    fn new() -> Best {
+        Best { wall: Duration::MAX, cpu: None }
+    }
+
+    fn add(&mut self, wall: Duration, cpu: Option<Duration>) {
+        self.wall = self.wall.min(wall);
+        if let Some(cpu) = cpu {
+            self.cpu = Some(self.cpu.map_or(cpu, |c| c.min(cpu)));
+        }
+    }
+
+    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let (c0, t0) = (cpu_time(), Instant::now());
+        let out = f();
+        let wall = t0.elapsed();
+        let cpu = c0.zip(cpu_time()).map(|(a, b)| b.saturating_sub(a));
+        self.add(wall, cpu);
+        out
+    }
+
+    fn cell(&self) -> String {
+        match self.cpu {
+            Some(cpu) => format!("{:.3}/{:.3}", self.wall.as_secs_f64(), cpu.as_secs_f64()),
+            None => format!("{:.3}", self.wall.as_secs_f64()),
+        }
+    }
+}
+
 fn bench_sizes(args: &BenchArgs, workdir: &Path, exe: &Path) -> anyhow::Result<()> {
+    println!("times in seconds, best of the runs, as wall-clock/CPU");
     println!(
-        "{:>9} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>11} {:>10}",
-        "children", "parse s", "rank s", "alloc s", "check s", "end2end s", "peak MiB", "proposals", "assigned"
+        "{:>9} {:>13} {:>13} {:>13} {:>13} {:>13} {:>9} {:>10} {:>9}",
+        "children", "parse", "rank", "allocate", "check", "end to end", "peak MiB", "proposals", "assigned"
     );
     for &n in &args.sizes {
         let dir = workdir.join(format!("n{n}-seed{}", args.seed));
@@ -354,47 +402,43 @@ fn bench_sizes(args: &BenchArgs, workdir: &Path, exe: &Path) -> anyhow::Result<(
                 bail!("the generator failed ({status}); it needs numpy");
             }
         }
-        let config = RoundConfig {
-            ranking: Ranking::default(),
-            reserve: None,
-            reserve_class: 1,
-        };
+        let config = RoundConfig { ranking: Ranking::default(), reserve: None, reserve_class: 1 };
         let bytes = InstanceBytes::read(&dir)?;
         let meta = bytes.meta()?;
-        let mut best_parse = Duration::MAX;
-        let mut best_rank = Duration::MAX;
+        let files = |bytes: &InstanceBytes| {
+            parse_rows(
+                &meta,
+                config.apply(meta.rules.clone()),
+                SourceFile { name: "kindergartens.csv", bytes: &bytes.kindergartens },
+                SourceFile { name: "groups.csv", bytes: &bytes.groups },
+                SourceFile { name: "children.csv", bytes: &bytes.children },
+            )
+        };
+        let (mut parse, mut rank, mut alloc_time, mut check_time) = (Best::new(), Best::new(), Best::new(), Best::new());
         let mut inst = None;
-        for _ in 0..args.runs.clamp(1, 3) {
-            let mut timer = Phases::new(true);
-            let parsed = bytes.parse(&meta, &config, &mut timer)?;
-            best_parse = best_parse.min(timer.laps[0].1);
-            best_rank = best_rank.min(timer.laps[1].1);
-            inst = Some(parsed);
+        for _ in 0..args.runs.max(1) {
+            let rows = parse.time(|| files(&bytes))?;
+            inst = Some(rank.time(|| rows.build())?);
         }
         let inst = inst.expect("at least one run");
-        let mut best_alloc = Duration::MAX;
         let mut alloc = None;
         for _ in 0..args.runs.max(1) {
-            let t = Instant::now();
-            let a = allocate(&inst);
-            best_alloc = best_alloc.min(t.elapsed());
-            alloc = Some(a);
+            alloc = Some(alloc_time.time(|| allocate(&inst)));
         }
         let alloc = alloc.expect("at least one run");
-        let t = Instant::now();
-        let report = check(&inst, &alloc);
-        let check_time = t.elapsed();
+        let report = check_time.time(|| check(&inst, &alloc));
         if !report.is_clean() {
             bail!("check-round found {} violations at {n} children", report.violations.len());
         }
         drop(inst);
         drop(bytes);
 
-        // End to end in a fresh process, as an operator would run it.
+        // End to end in a fresh process, as an operator would run it; it reports its own CPU
+        // time and peak memory.
         let out = dir.join("assignment.csv");
-        let mut best_e2e = Duration::MAX;
+        let mut e2e = Best::new();
         let mut peak = String::from("?");
-        for _ in 0..args.runs.clamp(1, 3) {
+        for _ in 0..args.runs.max(1) {
             let t = Instant::now();
             let output = std::process::Command::new(exe)
                 .arg("allocate")
@@ -405,23 +449,28 @@ fn bench_sizes(args: &BenchArgs, workdir: &Path, exe: &Path) -> anyhow::Result<(
                 .arg("--quiet")
                 .output()
                 .context("cannot run kezek allocate")?;
-            best_e2e = best_e2e.min(t.elapsed());
+            let wall = t.elapsed();
             if !output.status.success() {
                 bail!("kezek allocate failed: {}", String::from_utf8_lossy(&output.stderr));
             }
             let stdout = String::from_utf8_lossy(&output.stdout);
-            if let Some(line) = stdout.lines().find(|l| l.starts_with("peak resident memory:")) {
-                peak = line.trim_start_matches("peak resident memory:").trim().trim_end_matches(" MiB").to_owned();
+            let value = |prefix: &str| {
+                stdout.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().trim_end_matches(" MiB").trim_end_matches(" s").to_owned())
+            };
+            let cpu = value("cpu time:").and_then(|v| v.parse::<f64>().ok()).map(Duration::from_secs_f64);
+            e2e.add(wall, cpu);
+            if let Some(p) = value("peak resident memory:") {
+                peak = p;
             }
         }
         println!(
-            "{:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>12.3} {:>10} {:>11} {:>10}",
+            "{:>9} {:>13} {:>13} {:>13} {:>13} {:>13} {:>9} {:>10} {:>9}",
             n,
-            best_parse.as_secs_f64(),
-            best_rank.as_secs_f64(),
-            best_alloc.as_secs_f64(),
-            check_time.as_secs_f64(),
-            best_e2e.as_secs_f64(),
+            parse.cell(),
+            rank.cell(),
+            alloc_time.cell(),
+            check_time.cell(),
+            e2e.cell(),
             peak,
             alloc.proposals(),
             report.assigned
