@@ -8,6 +8,7 @@ mod catalog_cmd;
 mod import_cmd;
 mod registry_cmd;
 mod eds_cmd;
+mod queue_log_cmd;
 mod round_cmd;
 mod server_cmd;
 
@@ -24,8 +25,11 @@ enum Command {
     Serve(kezek_web::ServerConfig),
     /// Apply database migrations and exit.
     Migrate(server_cmd::DatabaseArgs),
-    /// Verify the audit log's hash chain; exits 1 naming the first broken entry.
-    VerifyLog(server_cmd::DatabaseArgs),
+    /// Verify the audit log's hash chain (or with --queue a region's queue log); exits 1 naming
+    /// the first broken entry.
+    VerifyLog(server_cmd::VerifyLogArgs),
+    /// The verifiable queue log: sign today's head, print a child's inclusion proofs.
+    QueueLog(queue_log_cmd::QueueLogArgs),
     /// The Kazakhstan working-day calendar: due dates of terms.
     Calendar(calendar_cmd::CalendarArgs),
     /// The service catalog: definitions of the regulations as data.
@@ -64,5 +68,6 @@ fn main() -> anyhow::Result<()> {
         Command::Round(args) => round_cmd::run(args),
         Command::Catalog(args) => catalog_cmd::run(args),
         Command::Eds(args) => eds_cmd::run(args),
+        Command::QueueLog(args) => queue_log_cmd::run(args),
     }
 }

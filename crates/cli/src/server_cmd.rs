@@ -79,8 +79,21 @@ pub fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Walks the audit chain; exits non-zero naming the first broken entry.
-pub fn verify_log(args: DatabaseArgs) -> anyhow::Result<bool> {
+#[derive(Debug, clap::Args)]
+pub struct VerifyLogArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Verify this region's queue log (region id or code) instead of the audit log.
+    #[arg(long, value_name = "REGION")]
+    pub queue: Option<String>,
+}
+
+/// Walks the audit chain (or a region's queue log); exits non-zero naming the first broken entry.
+pub fn verify_log(args: VerifyLogArgs) -> anyhow::Result<bool> {
+    if let Some(region) = &args.queue {
+        return crate::queue_log_cmd::verify(&args.database, region);
+    }
+    let args = args.database;
     runtime()?.block_on(async move {
         let db = args.open().await?;
         match db.verify_audit_chain().await? {
