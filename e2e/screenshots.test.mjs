@@ -1,0 +1,67 @@
+// Screenshots of the sign-in and home pages at a phone width and a desktop width, in each
+// language, saved under target/e2e-screenshots/ for a person to look at. The checks here catch
+// what breaks a small screen: a page wider than the window, or text or controls cut off.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, loadMessages, demoLogin, screenshotPath, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
+import { newPage, switchLanguage, submitSignIn, PHONE, DESKTOP } from './lib/pages.mjs';
+
+let server;
+let chromium;
+let msgs;
+
+before(async () => {
+  msgs = await loadMessages();
+  server = await startServer();
+  chromium = await launchBrowser();
+});
+
+after(async () => {
+  await chromium?.close();
+  await server?.stop();
+});
+
+/** Nothing sticks out sideways: no horizontal scrolling, every control inside the window. */
+async function assertFits(page, what) {
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const out = [];
+    if (document.documentElement.scrollWidth > width) out.push(`page is ${document.documentElement.scrollWidth}px wide`);
+    for (const el of document.querySelectorAll('h1, h2, p, li, label, input, button, a:not(.skip-link)')) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && (r.left < 0 || r.right > width + 0.5)) out.push(`${el.tagName} "${(el.textContent || el.id).trim().slice(0, 30)}" spans ${r.left}..${r.right}`);
+    }
+    return out;
+  });
+  assert.deepEqual(overflow, [], `${what} fits its window`);
+}
+
+const SIZES = [['phone', PHONE], ['desktop', DESKTOP]];
+
+for (const [size, viewport] of SIZES) {
+  test(`sign-in and home pages at ${size} width (${viewport.width}×${viewport.height})`, async () => {
+    for (const lang of LANGS) {
+      const m = msgs[lang];
+      const { context, page } = await newPage(chromium.browser, { viewport });
+      try {
+        await page.goto(`${server.url}/login`);
+        await switchLanguage(page, lang);
+        await assertFits(page, `the ${lang} sign-in page`);
+        await page.screenshot({ path: await screenshotPath(`login-${lang}-${size}.png`), fullPage: true });
+
+        await submitSignIn(page, m, '123', 'x');
+        await page.locator('#error-summary').waitFor();
+        await assertFits(page, `the ${lang} sign-in page with an error`);
+        await page.screenshot({ path: await screenshotPath(`login-error-${lang}-${size}.png`), fullPage: true });
+
+        await submitSignIn(page, m, demoLogin(server, 'kindergarten_head').iin, DEMO_PASSWORD);
+        await page.waitForURL(`${server.url}/`);
+        await assertFits(page, `the ${lang} home page`);
+        await page.screenshot({ path: await screenshotPath(`home-${lang}-${size}.png`), fullPage: true });
+      } finally {
+        await context.close();
+      }
+    }
+  });
+}
