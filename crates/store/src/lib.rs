@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 pub mod demo;
 mod directory;
+mod honesty;
 pub mod queue;
 pub mod queue_import;
 pub mod queue_log;
@@ -24,6 +25,7 @@ pub mod testing;
 
 pub use accounts::{NewUser, SessionKind, SessionRow, StaffRow, UserRow};
 pub use audit::{AuditRecord, AuditRow, WriteTx};
+pub use honesty::GroupCapacityRow;
 pub use directory::{GroupRow, NewOrganization, OrganizationRow, RegionRow};
 pub use registries::{
     ConsentChannel, ConsentRow, NewConsent, NewPowerOfAttorney, NewRegistryPerson, NewRegistryRequest,

@@ -15,7 +15,7 @@ use crate::api::{accounts, directory, queue, queue_log};
         directory::groups, directory::update_places, directory::audit_log,
         queue::register, queue::registration, queue::my_registrations, queue::change, queue::claim, queue::decide_claim,
         queue::positions, queue::explain, queue::start_round, queue::run_expiry, queue::accept, queue::decline, queue::enrol,
-        queue::refuse, queue::categories, queue::places, queue::stats, queue::round,
+        queue::refuse, queue::categories, queue::places, queue::stats, queue::round, queue::honesty, queue::events_since,
         queue_log::entries, queue_log::head, queue_log::heads, queue_log::proof,
         crate::health,
     ),

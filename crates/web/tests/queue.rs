@@ -16,6 +16,8 @@ on_both_engines!(
     a_round_while_another_holds_the_region_lock_is_a_409,
     registration_rules_give_motivated_refusals,
     another_family_cannot_see_or_touch_a_registration,
+    the_auditor_sees_what_should_never_happen,
+    a_parent_sees_the_events_that_moved_their_child,
 );
 
 fn today() -> Date {
@@ -381,4 +383,72 @@ async fn another_family_cannot_see_or_touch_a_registration(app: &TestApp) {
     let (_, after) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&mine)).await;
     assert_eq!(after["registration_no"], n["registration_no"]);
     assert_eq!(after["preferences"], json!([region.kk[1], region.kk[0]]));
+}
+
+async fn the_auditor_sees_what_should_never_happen(app: &TestApp) {
+    let region = almaty(app).await;
+    let auditor = app.token(&app.iin_of("auditor", 0)).await;
+    let head = app.token(&app.iin_of("kindergarten_head", 0)).await;
+    let path = format!("/api/v1/regions/{}/honesty", region.id);
+    let (s, clean) = app.get(&path, Some(&auditor)).await;
+    assert_eq!(s, 200, "{clean}");
+    let baseline = clean["findings"].as_array().unwrap().len();
+
+    // A head declares a group far below the norm and raises its enrolled count by hand.
+    let k = &app.organizations("almaty-city", "kindergarten").await[0];
+    let (_, groups) = app.get(&format!("/api/v1/organizations/{}/groups", k["id"]), None).await;
+    let g = groups.as_array().unwrap().iter().find(|g| g["age_band"] == "3-4").unwrap().clone();
+    let (s, _) = app.put(&format!("/api/v1/groups/{}", g["id"]), &head, json!({"capacity": 30, "enrolled": 2})).await;
+    assert_eq!(s, 200);
+    let (s, _) = app.put(&format!("/api/v1/groups/{}", g["id"]), &head, json!({"capacity": 8, "enrolled": 8})).await;
+    assert_eq!(s, 200);
+    // Someone with database access issues a referral outside any round.
+    let (_, n) = app.post("/api/v1/queue/registrations", &app.token(&app.iin_of("citizen", 0)).await, registration(&region, 3, None)).await;
+    let entry = n["entry_id"].as_i64().unwrap();
+    let mut tx = app.state.db.begin_write(None, time::OffsetDateTime::now_utc()).await.unwrap();
+    tx.insert_referral(None, entry, g["id"].as_i64().unwrap(), today()).await.unwrap();
+    tx.audit(kezek_store::AuditRecord { action: "test.manual", object_type: "referral", object_id: "0".into(), organization_id: None, details: json!({}) }).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let (_, report) = app.get(&path, Some(&auditor)).await;
+    let kinds: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"group_below_norm"), "{report}");
+    assert!(kinds.contains(&"referral_outside_round"), "{report}");
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "enrolled_raised_by_hand"
+        && f["object_id"] == g["id"] && f["detail"].as_str().unwrap().contains("2 → 8")), "{report}");
+    assert!(report["findings"].as_array().unwrap().len() > baseline);
+    // Only the region's auditors and administrators read it.
+    let (s, _) = app.get(&path, Some(&head)).await;
+    assert_eq!(s, 403);
+}
+
+async fn a_parent_sees_the_events_that_moved_their_child(app: &TestApp) {
+    let region = almaty(app).await;
+    let parent = app.token(&app.iin_of("citizen", 0)).await;
+    let operator = app.token(&app.iin_of("operator", 0)).await;
+    let specialist = app.token(&app.iin_of("specialist", 0)).await;
+    let (_, mine) = app.post("/api/v1/queue/registrations", &parent, registration(&region, 4, None)).await;
+    let entry = mine["entry_id"].as_i64().unwrap();
+    let path = format!("/api/v1/queue/registrations/{entry}/events");
+    let (s, first) = app.get(&path, Some(&parent)).await;
+    assert_eq!(s, 200, "{first}");
+    assert!(first["events"].as_array().unwrap().iter().any(|e| e["own"] == true && e["kind"] == "registered"));
+    let seen = first["log_seq"].as_i64().unwrap();
+
+    // Another family registers with a priority claim that the specialist confirms.
+    let applicant = child_iin(time::macros::date!(1988 - 03 - 03), 777);
+    let (_, other) = app.post("/api/v1/queue/registrations", &operator, registration(&region, 10, Some((&applicant, "Ата-ана")))).await;
+    let (_, view) = app.get(&format!("/api/v1/queue/registrations/{}", other["entry_id"]), Some(&specialist)).await;
+    let claim = view["claims"][0]["id"].as_i64().unwrap();
+    let (s, _) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm"})).await;
+    assert_eq!(s, 204);
+
+    let (_, since) = app.get(&format!("{path}?since={seen}"), Some(&parent)).await;
+    let kinds: Vec<&str> = since["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"claim_confirmed") && kinds.contains(&"registered"), "{since}");
+    assert!(since["events"].as_array().unwrap().iter().all(|e| e["own"] == false && e["seq"].as_i64().unwrap() > seen));
+    let (_, nothing) = app.get(&format!("{path}?since={}", since["log_seq"]), Some(&parent)).await;
+    assert!(nothing["events"].as_array().unwrap().is_empty());
+    let (s, _) = app.get(&format!("{path}?since=abc"), Some(&parent)).await;
+    assert_eq!(s, 400);
 }

@@ -59,6 +59,8 @@ pub fn routes() -> Router<AppState> {
         .route("/regions/{id}/priority-categories", get(queue::categories))
         .route("/regions/{id}/places", get(queue::places))
         .route("/regions/{id}/queue-stats", get(queue::stats))
+        .route("/regions/{id}/honesty", get(queue::honesty))
+        .route("/queue/registrations/{id}/events", get(queue::events_since))
         .route("/rounds/{id}", get(queue::round))
         .route("/referrals/{id}/accept", post(queue::accept))
         .route("/referrals/{id}/decline", post(queue::decline))

@@ -640,3 +640,139 @@ pub async fn explain(State(state): State<AppState>, ApiUser(me): ApiUser, Path((
         }).collect(),
     }))
 }
+
+/// One finding of the honesty checks.
+#[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// group_below_norm, enrolled_raised_by_hand, enrolment_without_referral, enrolled_twice,
+    /// referral_outside_round, round_check_failed.
+    pub kind: String,
+    pub object_type: String,
+    pub object_id: i64,
+    pub detail: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct HonestyReport {
+    pub region_id: i64,
+    pub findings: Vec<Finding>,
+}
+
+fn norms_of(text: &str) -> Vec<(String, i64)> {
+    text.split(',')
+        .filter_map(|part| {
+            let (band, places) = part.trim().split_once(':')?;
+            Some((band.to_owned(), places.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// What an auditor looks for: groups declared below the regional norm, enrolled counts raised
+/// by hand, enrolments without a referral, children enrolled twice, referrals no round issued,
+/// and rounds whose referrals fail the independent check.
+#[utoipa::path(get, path = "/api/v1/regions/{id}/honesty", tag = "queue", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = HonestyReport), (status = 403, body = ProblemBody)))]
+pub async fn honesty(State(state): State<AppState>, ApiUser(me): ApiUser, Path(region): Path<i64>) -> Result<Json<HonestyReport>, Problem> {
+    authorize(&me.principal, Action::ReadAudit(RegionId(region))).map_err(|_| Problem::forbidden())?;
+    let db = &state.db;
+    let mut findings = Vec::new();
+    let norms = norms_of(&db.group_norms(region).await?.unwrap_or_default());
+    for g in db.group_capacities(region).await? {
+        if let Some((_, norm)) = norms.iter().find(|(b, _)| *b == g.age_band)
+            && g.capacity < *norm
+        {
+            findings.push(Finding { kind: "group_below_norm".into(), object_type: "group".into(), object_id: g.group_id,
+                detail: format!("capacity {} is below the norm of {norm} for band {}", g.capacity, g.age_band) });
+        }
+    }
+    for (seq, group, details) in db.enrolled_raised_by_hand(region).await? {
+        let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+        let (from, to) = (d["enrolled"]["from"].as_i64().unwrap_or(0), d["enrolled"]["to"].as_i64().unwrap_or(0));
+        if to > from {
+            findings.push(Finding { kind: "enrolled_raised_by_hand".into(), object_type: "group".into(),
+                object_id: group.parse().unwrap_or(0), detail: format!("audit entry {seq}: enrolled {from} → {to} without enrolments") });
+        }
+    }
+    for id in db.enrolments_without_referral(region).await? {
+        findings.push(Finding { kind: "enrolment_without_referral".into(), object_type: "enrolment".into(), object_id: id, detail: String::new() });
+    }
+    for id in db.children_enrolled_twice(region).await? {
+        findings.push(Finding { kind: "enrolled_twice".into(), object_type: "queue_entry".into(), object_id: id, detail: String::new() });
+    }
+    for id in db.referrals_outside_rounds(region).await? {
+        findings.push(Finding { kind: "referral_outside_round".into(), object_type: "referral".into(), object_id: id, detail: String::new() });
+    }
+    for round_id in db.recent_rounds(region, 10).await? {
+        let round = db.round(round_id).await?.ok_or_else(Problem::internal)?;
+        let referrals = db.referrals_of_round(round_id).await?;
+        let (inst, alloc) = recorded(&round, &referrals)?;
+        let report = allocation::check(&inst, &alloc);
+        if !report.is_clean() || !report.child_optimal {
+            findings.push(Finding { kind: "round_check_failed".into(), object_type: "allocation_round".into(), object_id: round_id,
+                detail: format!("{} violations, child-optimal: {}", report.violations.len(), report.child_optimal) });
+        }
+    }
+    Ok(Json(HonestyReport { region_id: region, findings }))
+}
+
+/// A queue event since the parent last looked that may have moved the child's position.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct MovingEvent {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub kind: String,
+    /// Whether the event is about this child.
+    pub own: bool,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct EventsSince {
+    /// Pass this back as `since` next time.
+    pub log_seq: i64,
+    pub events: Vec<MovingEvent>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SinceQuery {
+    /// The `log_seq` of the parent's previous look (0: from the start).
+    pub since: Option<i64>,
+}
+
+/// Kinds of queue event that move other children's positions.
+const MOVING: [&str; 9] = [
+    "registered", "claim_confirmed", "claim_revoked", "claim_expired", "round", "referral_declined",
+    "referral_expired", "referral_refused", "removed",
+];
+
+/// The events since the parent's last look that can have moved the child's position: other
+/// families' confirmed out-of-turn or first-priority claims, rounds, lapsed or declined referrals.
+#[utoipa::path(get, path = "/api/v1/queue/registrations/{id}/events", tag = "queue", security(("bearer" = [])),
+    params(("id" = i64, Path), SinceQuery), responses((status = 200, body = EventsSince), (status = 404, body = ProblemBody)))]
+pub async fn events_since(
+    State(state): State<AppState>,
+    ApiUser(me): ApiUser,
+    Path(id): Path<i64>,
+    query: Result<axum::extract::Query<SinceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EventsSince>, Problem> {
+    let axum::extract::Query(q) = query?;
+    let entry = readable_entry(&state, &me, id).await?;
+    let mine = kezek_domain::queue::child_ref(&entry.log_salt, &entry.child_iin);
+    let (head, _) = state.db.queue_log_head(entry.region_id).await?;
+    let since = q.since.unwrap_or(0).max(0);
+    let rows = state.db.queue_log(entry.region_id, since, 500).await?;
+    let events = rows
+        .into_iter()
+        .filter(|r| MOVING.contains(&r.kind.as_str()) || r.child_ref.as_deref() == Some(mine.as_str()))
+        .map(|r| MovingEvent {
+            seq: r.seq,
+            at: r.at,
+            own: r.child_ref.as_deref() == Some(mine.as_str()),
+            kind: r.kind,
+            payload: serde_json::from_str(&r.payload).unwrap_or_default(),
+        })
+        .collect();
+    Ok(Json(EventsSince { log_seq: head, events }))
+}
