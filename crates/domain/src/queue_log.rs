@@ -41,7 +41,11 @@ pub enum QueueLogBreak {
     #[error("the first {size} entries no longer give the root of the head published on {day}")]
     PublishedHeadMismatch { size: i64, day: String },
     #[error("the head published on {day} counts {size} entries but the log has only {last_seq}")]
-    PublishedHeadBeyondLog { size: i64, day: String, last_seq: i64 },
+    PublishedHeadBeyondLog {
+        size: i64,
+        day: String,
+        last_seq: i64,
+    },
 }
 
 impl QueueLogBreak {
@@ -53,7 +57,9 @@ impl QueueLogBreak {
             | Self::PrevMismatch { seq }
             | Self::ContentMismatch { seq }
             | Self::MalformedHash { seq } => *seq,
-            Self::HeadMismatch { last_seq, .. } | Self::PublishedHeadBeyondLog { last_seq, .. } => *last_seq,
+            Self::HeadMismatch { last_seq, .. } | Self::PublishedHeadBeyondLog { last_seq, .. } => {
+                *last_seq
+            }
             Self::PublishedHeadMismatch { size, .. } => *size,
         }
     }
@@ -95,16 +101,28 @@ impl QueueLogVerifier {
     /// catches a history rewritten and rehashed end to end after the head was published.
     pub fn with_checkpoints(region_id: i64, mut checkpoints: Vec<Checkpoint>) -> Self {
         checkpoints.sort_by(|a, b| b.size.cmp(&a.size));
-        Self { region_id, expected_seq: 1, prev_hash: GENESIS_HASH.to_owned(), root: RootBuilder::default(), checkpoints }
+        Self {
+            region_id,
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            root: RootBuilder::default(),
+            checkpoints,
+        }
     }
 
     pub fn push(&mut self, entry: &QueueLogEntry) -> Result<(), QueueLogBreak> {
         let seq = entry.content.seq;
         if seq != self.expected_seq {
-            return Err(QueueLogBreak::Gap { seq, expected: self.expected_seq });
+            return Err(QueueLogBreak::Gap {
+                seq,
+                expected: self.expected_seq,
+            });
         }
         if entry.content.region_id != self.region_id {
-            return Err(QueueLogBreak::WrongRegion { seq, found: entry.content.region_id });
+            return Err(QueueLogBreak::WrongRegion {
+                seq,
+                found: entry.content.region_id,
+            });
         }
         if entry.prev_hash != self.prev_hash {
             return Err(QueueLogBreak::PrevMismatch { seq });
@@ -126,7 +144,10 @@ impl QueueLogVerifier {
         while self.checkpoints.last().is_some_and(|c| c.size <= size) {
             let c = self.checkpoints.pop().expect("checked just above");
             if c.size == size && c.root != self.root.root() {
-                return Err(QueueLogBreak::PublishedHeadMismatch { size: c.size, day: c.day });
+                return Err(QueueLogBreak::PublishedHeadMismatch {
+                    size: c.size,
+                    day: c.day,
+                });
             }
         }
         Ok(())
@@ -140,9 +161,19 @@ impl QueueLogVerifier {
             return Err(QueueLogBreak::HeadMismatch { head_seq, last_seq });
         }
         if let Some(c) = self.checkpoints.pop() {
-            return Err(QueueLogBreak::PublishedHeadBeyondLog { size: c.size, day: c.day, last_seq });
+            return Err(QueueLogBreak::PublishedHeadBeyondLog {
+                size: c.size,
+                day: c.day,
+                last_seq,
+            });
         }
-        Ok(VerifiedLog { head: TreeHead { size: self.root.size(), root: self.root.root() }, last_hash: self.prev_hash })
+        Ok(VerifiedLog {
+            head: TreeHead {
+                size: self.root.size(),
+                root: self.root.root(),
+            },
+            last_hash: self.prev_hash,
+        })
     }
 }
 
@@ -279,7 +310,13 @@ pub enum ProofError {
 
 /// Checks an audit path (RFC 9162 §2.1.3.2): leaf `index` of a tree of `size` leaves, whose
 /// leaf hash is `leaf`, leads to `root`.
-pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, path: &[Hash], root: &Hash) -> Result<(), ProofError> {
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    path: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange);
     }
@@ -342,7 +379,11 @@ fn subproof(m: usize, leaves: &[Hash], whole: bool, out: &mut Vec<Hash>) {
 }
 
 /// Checks a consistency proof between two heads (RFC 9162 §2.1.4.2).
-pub fn verify_consistency(old: &TreeHead, new: &TreeHead, proof: &[Hash]) -> Result<(), ProofError> {
+pub fn verify_consistency(
+    old: &TreeHead,
+    new: &TreeHead,
+    proof: &[Hash],
+) -> Result<(), ProofError> {
     if old.size > new.size {
         return Err(ProofError::SizesOutOfOrder);
     }
@@ -350,11 +391,19 @@ pub fn verify_consistency(old: &TreeHead, new: &TreeHead, proof: &[Hash]) -> Res
         if !proof.is_empty() {
             return Err(ProofError::WrongLength);
         }
-        return if old.root == new.root { Ok(()) } else { Err(ProofError::RootMismatch) };
+        return if old.root == new.root {
+            Ok(())
+        } else {
+            Err(ProofError::RootMismatch)
+        };
     }
     if old.size == 0 {
         // Every tree extends the empty one.
-        return if proof.is_empty() { Ok(()) } else { Err(ProofError::WrongLength) };
+        return if proof.is_empty() {
+            Ok(())
+        } else {
+            Err(ProofError::WrongLength)
+        };
     }
     let mut path: Vec<Hash> = proof.to_vec();
     if old.size.is_power_of_two() {
@@ -451,7 +500,10 @@ impl InclusionProof {
 
     /// The head this proof leads to.
     pub fn head(&self) -> Result<TreeHead, ProofError> {
-        Ok(TreeHead { size: self.tree_size, root: parse_hash(&self.root).ok_or(ProofError::Malformed)? })
+        Ok(TreeHead {
+            size: self.tree_size,
+            root: parse_hash(&self.root).ok_or(ProofError::Malformed)?,
+        })
     }
 
     /// Recomputes the entry's hash from its content and follows the path to the root: any
@@ -465,8 +517,18 @@ impl InclusionProof {
             return Err(ProofError::IndexOutOfRange);
         }
         let leaf = leaf_hash(&parse_hash(&recomputed).ok_or(ProofError::Malformed)?);
-        let path: Vec<Hash> = self.audit_path.iter().map(|h| parse_hash(h).ok_or(ProofError::Malformed)).collect::<Result<_, _>>()?;
-        verify_inclusion(&leaf, self.leaf_index, self.tree_size, &path, &self.head()?.root)
+        let path: Vec<Hash> = self
+            .audit_path
+            .iter()
+            .map(|h| parse_hash(h).ok_or(ProofError::Malformed))
+            .collect::<Result<_, _>>()?;
+        verify_inclusion(
+            &leaf,
+            self.leaf_index,
+            self.tree_size,
+            &path,
+            &self.head()?.root,
+        )
     }
 }
 
@@ -516,7 +578,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&Sha256::digest(i.to_le_bytes()).into())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&Sha256::digest(i.to_le_bytes()).into()))
+            .collect()
     }
 
     fn chain(region: i64, n: i64) -> Vec<QueueLogEntry> {
@@ -532,29 +596,44 @@ mod tests {
                     payload: format!(r#"{{"registration_no":{seq}}}"#),
                 };
                 let hash = content.hash(&prev);
-                let e = QueueLogEntry { content, prev_hash: prev.clone(), hash: hash.clone() };
+                let e = QueueLogEntry {
+                    content,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
                 prev = hash;
                 e
             })
             .collect()
     }
 
-    fn verify(entries: &[QueueLogEntry], checkpoints: Vec<Checkpoint>) -> Result<VerifiedLog, QueueLogBreak> {
+    fn verify(
+        entries: &[QueueLogEntry],
+        checkpoints: Vec<Checkpoint>,
+    ) -> Result<VerifiedLog, QueueLogBreak> {
         let mut v = QueueLogVerifier::with_checkpoints(7, checkpoints);
         for e in entries {
             v.push(e)?;
         }
-        let (seq, hash) = entries.last().map_or((0, GENESIS_HASH.to_owned()), |e| (e.content.seq, e.hash.clone()));
+        let (seq, hash) = entries.last().map_or((0, GENESIS_HASH.to_owned()), |e| {
+            (e.content.seq, e.hash.clone())
+        });
         v.finish(seq, &hash)
     }
 
     fn entry_leaves(entries: &[QueueLogEntry]) -> Vec<Hash> {
-        entries.iter().map(|e| leaf_hash(&parse_hash(&e.hash).unwrap())).collect()
+        entries
+            .iter()
+            .map(|e| leaf_hash(&parse_hash(&e.hash).unwrap()))
+            .collect()
     }
 
     #[test]
     fn the_empty_tree_and_small_trees_match_rfc_6962() {
-        assert_eq!(hex::encode(empty_root()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            hex::encode(empty_root()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         let l = leaves(3);
         assert_eq!(root_of(&l[..1]), l[0]);
         assert_eq!(root_of(&l), node_hash(&node_hash(&l[0], &l[1]), &l[2]));
@@ -564,15 +643,30 @@ mod tests {
     fn an_intact_log_verifies_and_its_root_is_the_tree_of_its_hashes() {
         let c = chain(7, 13);
         let v = verify(&c, Vec::new()).unwrap();
-        assert_eq!(v.head, TreeHead { size: 13, root: root_of(&entry_leaves(&c)) });
-        assert_eq!(verify(&[], Vec::new()).unwrap().head, TreeHead { size: 0, root: empty_root() });
+        assert_eq!(
+            v.head,
+            TreeHead {
+                size: 13,
+                root: root_of(&entry_leaves(&c))
+            }
+        );
+        assert_eq!(
+            verify(&[], Vec::new()).unwrap().head,
+            TreeHead {
+                size: 0,
+                root: empty_root()
+            }
+        );
     }
 
     #[test]
     fn an_edited_event_is_named() {
         let mut c = chain(7, 6);
         c[3].content.payload = r#"{"registration_no":1}"#.into();
-        assert_eq!(verify(&c, Vec::new()), Err(QueueLogBreak::ContentMismatch { seq: 4 }));
+        assert_eq!(
+            verify(&c, Vec::new()),
+            Err(QueueLogBreak::ContentMismatch { seq: 4 })
+        );
     }
 
     #[test]
@@ -580,32 +674,54 @@ mod tests {
         let mut c = chain(7, 6);
         c[3].content.kind = "removed".into();
         c[3].hash = c[3].content.hash(&c[3].prev_hash);
-        assert_eq!(verify(&c, Vec::new()), Err(QueueLogBreak::PrevMismatch { seq: 5 }));
+        assert_eq!(
+            verify(&c, Vec::new()),
+            Err(QueueLogBreak::PrevMismatch { seq: 5 })
+        );
     }
 
     #[test]
     fn a_removed_event_is_a_gap_and_a_truncated_tail_disagrees_with_the_head() {
         let mut c = chain(7, 6);
         c.remove(2);
-        assert_eq!(verify(&c, Vec::new()), Err(QueueLogBreak::Gap { seq: 4, expected: 3 }));
+        assert_eq!(
+            verify(&c, Vec::new()),
+            Err(QueueLogBreak::Gap {
+                seq: 4,
+                expected: 3
+            })
+        );
         let c = chain(7, 6);
         let mut v = QueueLogVerifier::new(7);
         for e in &c[..5] {
             v.push(e).unwrap();
         }
-        assert_eq!(v.finish(6, &c[5].hash), Err(QueueLogBreak::HeadMismatch { head_seq: 6, last_seq: 5 }));
+        assert_eq!(
+            v.finish(6, &c[5].hash),
+            Err(QueueLogBreak::HeadMismatch {
+                head_seq: 6,
+                last_seq: 5
+            })
+        );
     }
 
     #[test]
     fn another_regions_event_is_refused() {
         let c = chain(8, 2);
-        assert_eq!(verify(&c, Vec::new()), Err(QueueLogBreak::WrongRegion { seq: 1, found: 8 }));
+        assert_eq!(
+            verify(&c, Vec::new()),
+            Err(QueueLogBreak::WrongRegion { seq: 1, found: 8 })
+        );
     }
 
     #[test]
     fn a_history_rewritten_end_to_end_no_longer_matches_a_published_head() {
         let original = chain(7, 8);
-        let published = Checkpoint { day: "2026-11-24".into(), size: 5, root: root_of(&entry_leaves(&original[..5])) };
+        let published = Checkpoint {
+            day: "2026-11-24".into(),
+            size: 5,
+            root: root_of(&entry_leaves(&original[..5])),
+        };
         assert!(verify(&original, vec![published.clone()]).is_ok());
         // Rewrite entry 3 and rehash everything after it: the chain alone cannot tell.
         let mut forged = original.clone();
@@ -619,11 +735,18 @@ mod tests {
         assert!(verify(&forged, Vec::new()).is_ok());
         assert_eq!(
             verify(&forged, vec![published.clone()]),
-            Err(QueueLogBreak::PublishedHeadMismatch { size: 5, day: "2026-11-24".into() })
+            Err(QueueLogBreak::PublishedHeadMismatch {
+                size: 5,
+                day: "2026-11-24".into()
+            })
         );
         assert_eq!(
             verify(&original[..4], vec![published]),
-            Err(QueueLogBreak::PublishedHeadBeyondLog { size: 5, day: "2026-11-24".into(), last_seq: 4 })
+            Err(QueueLogBreak::PublishedHeadBeyondLog {
+                size: 5,
+                day: "2026-11-24".into(),
+                last_seq: 4
+            })
         );
     }
 
@@ -645,15 +768,27 @@ mod tests {
         moved.leaf_index = 5;
         assert_eq!(moved.verify(), Err(ProofError::RootMismatch));
         let json = serde_json::to_string(&proof).unwrap();
-        assert_eq!(serde_json::from_str::<InclusionProof>(&json).unwrap(), proof);
+        assert_eq!(
+            serde_json::from_str::<InclusionProof>(&json).unwrap(),
+            proof
+        );
     }
 
     #[test]
     fn the_head_statement_names_every_field() {
-        let s = HeadStatement { region_id: 2, day: "2026-11-25".into(), size: 3, root: [0xab; 32], signed_at: "2026-11-25T18:00:00Z".into() };
+        let s = HeadStatement {
+            region_id: 2,
+            day: "2026-11-25".into(),
+            size: 3,
+            root: [0xab; 32],
+            signed_at: "2026-11-25T18:00:00Z".into(),
+        };
         assert_eq!(
             s.canonical(),
-            format!("kezek-queue-head/1\nregion:2\nday:2026-11-25\nsize:3\nroot:{}\nsigned_at:2026-11-25T18:00:00Z\n", "ab".repeat(32))
+            format!(
+                "kezek-queue-head/1\nregion:2\nday:2026-11-25\nsize:3\nroot:{}\nsigned_at:2026-11-25T18:00:00Z\n",
+                "ab".repeat(32)
+            )
         );
     }
 
