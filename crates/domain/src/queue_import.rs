@@ -211,6 +211,7 @@ pub fn plan_csv(
     let mut b = Builder::new(state);
     for_each_row(kindergartens, KINDERGARTENS_HEADER, |line, f| {
         b.plan.rows_read += 1;
+        let raw_id = f.as_ref().ok().map(|f| f[0].trim().to_owned());
         let r = f.and_then(|f| {
             let id = external_id("kindergarten_id", &f[0])?;
             let bin = if f[1].is_empty() {
@@ -223,7 +224,7 @@ pub fn plan_csv(
             let name_en = if f[4].is_empty() { name_ru.clone() } else { f[4].clone() };
             Ok(Kindergarten { external_id: id, bin, names: [name_kk, name_ru, name_en], address: f[5].clone() })
         });
-        b.kindergarten(kindergartens.name, line, r);
+        b.kindergarten(kindergartens.name, line, raw_id, r);
     })?;
     for_each_row(groups, GROUPS_HEADER, |line, f| {
         b.plan.rows_read += 1;
@@ -318,6 +319,7 @@ pub fn plan_instance(
     let mut b = Builder::new(state);
     for_each_row(kindergartens, BENCH_KINDERGARTENS_HEADER, |line, f| {
         b.plan.rows_read += 1;
+        let raw_id = f.as_ref().ok().map(|f| f[0].trim().to_owned());
         let r = f.and_then(|f| {
             let id = external_id("kindergarten_id", &f[0])?;
             positive("kindergarten_id", &id)?;
@@ -329,7 +331,7 @@ pub fn plan_instance(
                 address: format!("district {}, grid {} m, {} m", f[1], f[2], f[3]),
             })
         });
-        b.kindergarten(kindergartens.name, line, r);
+        b.kindergarten(kindergartens.name, line, raw_id, r);
     })?;
     for_each_row(groups, BENCH_GROUPS_HEADER, |line, f| {
         b.plan.rows_read += 1;
@@ -451,7 +453,8 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn kindergarten(&mut self, file: &str, line: usize, row: Result<Kindergarten, String>) {
+    /// `raw_id`: the row's first field, so that rows naming a rejected kindergarten say so.
+    fn kindergarten(&mut self, file: &str, line: usize, raw_id: Option<String>, row: Result<Kindergarten, String>) {
         let r = row.and_then(|k| {
             if !self.seen_kindergartens.insert(k.external_id.clone()) {
                 return Err(format!("kindergarten {} is listed twice", k.external_id));
@@ -465,7 +468,12 @@ impl<'s> Builder<'s> {
                     self.plan.new_kindergartens.push(k);
                 }
             }
-            Err(reason) => self.reject(file, line, reason),
+            Err(reason) => {
+                if let Some(id) = raw_id.filter(|id| !id.is_empty()) {
+                    self.seen_kindergartens.insert(id);
+                }
+                self.reject(file, line, reason)
+            }
         }
     }
 
@@ -668,5 +676,110 @@ fn split_fields(line: &str) -> Result<Vec<String>, String> {
             }
             out.push(field);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    fn src<'a>(name: &'a str, text: &'a str) -> SourceFile<'a> {
+        SourceFile { name, bytes: text.as_bytes() }
+    }
+
+    fn state() -> RegionState {
+        RegionState {
+            bands: ["1-2", "2-3", "3-4", "4-5", "5-6"].map(str::to_owned).to_vec(),
+            max_preferences: 5,
+            categories: [("large-family".to_owned(), 1), ("out".to_owned(), 2)].into_iter().collect(),
+            ..RegionState::default()
+        }
+    }
+
+    const META: &str = r#"{"format":"kezek-allocation-instance/1","round_date":"2025-06-01","reference_date":"2025-09-01",
+        "bands":[{"name":"3-4","min_age":3,"max_age":4}],"languages":["kk","ru"]}"#;
+    const CHILDREN: &str = "child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district";
+
+    fn instance(kindergartens: &str, children: &str) -> Plan {
+        let classes = ClassMapping { first: "large-family".into(), out_of_turn: "out".into() };
+        plan_instance(
+            src("meta.json", META),
+            src("kindergartens.csv", kindergartens),
+            src("groups.csv", "group_id,kindergarten_id,band,language,free_places\n"),
+            src("children.csv", children),
+            &state(),
+            &classes,
+            datetime!(2026-11-25 12:00 UTC),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn quoted_fields_keep_their_commas_and_quotes() {
+        assert_eq!(split_fields(r#"a,"b, c","say ""hi""",,"#).unwrap(), ["a", "b, c", "say \"hi\"", "", ""]);
+        assert!(split_fields(r#"a,"open"#).is_err());
+        assert!(split_fields(r#""x"y,z"#).is_err());
+    }
+
+    #[test]
+    fn instance_classes_become_the_region_categories_and_identities_are_placeholders() {
+        let kg = "kindergarten_id,district,x_m,y_m\n1,1,0,0\n2,2,5,5\n";
+        let children = format!(
+            "{CHILDREN}\n1,2021-05-01,kk,2022-01-01T00:00:00Z,7,0,,1;2,1\n2,2022-02-02,ru,2022-03-01T10:00:00Z,3,1,2,2,1\n3,2022-02-02,ru,2022-03-01T10:00:00Z,4,2,,1,1\n"
+        );
+        let plan = instance(kg, &children);
+        assert_eq!(plan.rejected, []);
+        assert_eq!(plan.new_kindergartens.len(), 2);
+        let classes: Vec<Option<&str>> = plan.children.iter().map(|c| c.claim.as_ref().map(|c| c.category.as_str())).collect();
+        assert_eq!(classes, [None, Some("large-family"), Some("out")]);
+        let c = &plan.children[1];
+        assert_eq!((c.registration_no, c.registered_at, c.desired_start), (3, datetime!(2022-03-01 10:00 UTC), date!(2025 - 09 - 01)));
+        assert_eq!(c.sibling.as_deref(), Some("2"));
+        for c in &plan.children {
+            assert!(c.identity.placeholder);
+            assert_eq!(c.identity.child_iin.birth_date(), c.birth_date);
+            assert!(c.identity.applicant_iin.birth_date().year() < 1900);
+        }
+        // Two children born the same day get different IINs; the same input gives the same ones.
+        assert_ne!(plan.children[1].identity.child_iin, plan.children[2].identity.child_iin);
+        let again = instance(kg, &children);
+        assert!(plan.children.iter().zip(&again.children).all(|(a, b)| a.identity == b.identity));
+    }
+
+    #[test]
+    fn a_child_preferring_a_rejected_kindergarten_is_rejected_with_the_reason() {
+        let kg = "kindergarten_id,district,x_m,y_m\n1,1,0,0\n0,1,0,0\n";
+        let children = format!(
+            "{CHILDREN}\n1,2021-05-01,kk,2022-01-01T00:00:00Z,7,0,,1;0,1\n2,2021-05-01,kk,2025-06-01T00:00:00Z,8,0,,1,1\n3,2018-01-01,kk,2019-01-01T00:00:00Z,9,3,,1,1\n"
+        );
+        let plan = instance(kg, &children);
+        let lines: Vec<String> = plan.rejected.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "kindergartens.csv:3: kindergarten_id \"0\" is not a positive integer",
+                "children.csv:2: kindergarten 0 was rejected",
+                "children.csv:3: registered_at 2025-06-01T00:00:00Z is not before the round date 2025-06-01",
+                "children.csv:4: priority \"3\" must be 0, 1 or 2",
+            ]
+        );
+        assert!(plan.children.is_empty());
+    }
+
+    #[test]
+    fn the_digest_covers_names_and_bytes() {
+        let (each, all) = files_digest(&[src("a", "xy"), src("b", "z")]);
+        assert_eq!(each[0].1, hex::encode(Sha256::digest(b"xy")));
+        assert_ne!(all, files_digest(&[src("a", "x"), src("b", "yz")]).1);
+        assert_ne!(all, files_digest(&[src("c", "xy"), src("b", "z")]).1);
+    }
+
+    #[test]
+    fn a_wrong_header_stops_the_import_naming_the_file() {
+        let e = plan_csv(src("kindergartens.csv", "id,name\n"), src("groups.csv", GROUPS_HEADER), src("children.csv", CHILDREN_HEADER), &state(), datetime!(2026-11-25 12:00 UTC))
+            .unwrap_err();
+        assert_eq!(e.file, "kindergartens.csv");
+        assert!(e.problem.starts_with("header is \"id,name\""));
     }
 }
