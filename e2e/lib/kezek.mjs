@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, readFile, mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -60,8 +60,17 @@ export async function startServer() {
     }
     await rm(dataDir, { recursive: true, force: true });
   };
-  // A test file that dies before its `after` hook still takes its server down with it.
-  process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  // A test file that dies before its `after` hook, or is interrupted, still takes its server
+  // down with it.
+  const killNow = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.once('exit', killNow);
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      killNow();
+      rmSync(dataDir, { recursive: true, force: true });
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    });
+  }
 
   const logins = [];
   const lines = createInterface({ input: child.stdout });
