@@ -100,7 +100,7 @@ impl QueueLogVerifier {
     /// Also checks that the log still gives the root of each published head at its size, which
     /// catches a history rewritten and rehashed end to end after the head was published.
     pub fn with_checkpoints(region_id: i64, mut checkpoints: Vec<Checkpoint>) -> Self {
-        checkpoints.sort_by(|a, b| b.size.cmp(&a.size));
+        checkpoints.sort_by_key(|c| std::cmp::Reverse(c.size));
         Self {
             region_id,
             expected_seq: 1,
