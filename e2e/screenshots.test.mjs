@@ -45,8 +45,13 @@ for (const [size, viewport] of SIZES) {
       const m = msgs[lang];
       const { context, page } = await newPage(chromium.browser, { viewport });
       try {
-        await page.goto(`${server.url}/login`);
+        await page.goto(`${server.url}/`);
         await switchLanguage(page, lang);
+        await assertFits(page, `the ${lang} home page of a visitor`);
+        await page.screenshot({ path: await screenshotPath(`start-${lang}-${size}.png`), fullPage: true });
+
+        await page.locator('main').getByRole('link', { name: m['nav-login'], exact: true }).click();
+        await page.waitForURL(`${server.url}/login`);
         await assertFits(page, `the ${lang} sign-in page`);
         await page.screenshot({ path: await screenshotPath(`login-${lang}-${size}.png`), fullPage: true });
 
