@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, loadMessages, demoLogin, fill, withWrongCheckDigit, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
-import { newPage, switchLanguage, submitSignIn, signOut, text } from './lib/pages.mjs';
+import { newPage, switchLanguage, submitSignIn, signOut, text, waitForFocus } from './lib/pages.mjs';
 
 let server;
 let chromium;
@@ -40,7 +40,7 @@ async function assertErrorSummary(page, lang, title, detail) {
   assert.equal(await page.locator('html').getAttribute('lang'), lang);
   assert.equal(await page.evaluate(() => document.querySelector('main > *')?.id), 'error-summary', 'the summary opens <main>');
   assert.equal(await summary.getAttribute('role'), 'alert');
-  assert.equal(await page.evaluate(() => document.activeElement?.id), 'error-summary', 'the summary has the focus on load');
+  await waitForFocus(page, 'error-summary');
   assert.equal(await text(summary.locator('h2')), m['error-summary-title']);
   const link = summary.locator('a');
   assert.equal(await link.getAttribute('href'), '#iin');
@@ -52,7 +52,7 @@ async function assertErrorSummary(page, lang, title, detail) {
   assert.equal(await page.locator('#iin').getAttribute('aria-invalid'), 'true');
   // Following the summary's link puts the cursor in the field to correct.
   await link.click();
-  assert.equal(await page.evaluate(() => document.activeElement?.id), 'iin');
+  await waitForFocus(page, 'iin');
 }
 
 for (const lang of LANGS) {

@@ -42,3 +42,19 @@ export async function signOut(page, base, m, lang) {
 export async function text(locator) {
   return (await locator.innerText()).replace(/\s+/g, ' ').trim();
 }
+
+/**
+ * Waits until the element with `id` has the focus. Browsers apply `autofocus` and fragment focus
+ * at their next rendering step, so the focus is awaited, not read at once.
+ */
+export async function waitForFocus(page, id) {
+  try {
+    await page.waitForFunction((want) => document.activeElement?.id === want, id, { timeout: 5_000 });
+  } catch {
+    const has = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el ? `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}` : 'nothing';
+    });
+    assert.fail(`#${id} should have the focus, ${has} has it`);
+  }
+}
