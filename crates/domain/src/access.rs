@@ -156,6 +156,21 @@ pub enum Action {
     ManageQueue(RegionId),
     /// Enrol a child under a referral, or refuse it, at this kindergarten.
     Enrol(OrganizationScope),
+    /// File a service application for the applicant present at this office: an operator at a
+    /// State Corporation office, a clerk (or a kindergarten's head) at the provider's own office.
+    FileAtOffice(OrganizationScope),
+    /// Act on a step of an application handled by this organization; which role the step needs
+    /// is the step machine's check (`application`), this only keeps outsiders out.
+    ActOnApplication(OrganizationScope),
+    /// Read an application: its applicant, the staff of the organizations handling it, and the
+    /// region's administrators and auditors.
+    ReadApplication {
+        provider: OrganizationScope,
+        front_office: Option<OrganizationScope>,
+        applicant: UserId,
+    },
+    /// Read the applications an organization handles, with their due and overdue steps.
+    ReadWorkList(OrganizationScope),
 }
 
 /// Why an action was refused. The web layer answers 403 (or 404 where existence itself is private).
@@ -176,6 +191,13 @@ impl Principal {
 
     fn holds_in_region(&self, role: Role, region: RegionId) -> bool {
         self.holds(role, |o| o.region == region)
+    }
+
+    /// Whether the user holds any staff role in `org`.
+    fn works_in(&self, org: OrganizationId) -> bool {
+        self.memberships
+            .iter()
+            .any(|m| m.role != Role::Citizen && m.organization.is_some_and(|o| o.id == org))
     }
 
     pub fn roles(&self) -> impl Iterator<Item = Role> + '_ {
@@ -225,6 +247,30 @@ pub fn authorize(who: &Principal, action: Action) -> Result<(), Denied> {
         Action::ManageQueue(region) => who.holds_in_region(Role::RegionalAdmin, region),
         Action::Enrol(org) => {
             org.kind == OrganizationKind::Kindergarten && who.holds_in(Role::KindergartenHead, org.id)
+        }
+        Action::FileAtOffice(org) => match org.kind {
+            OrganizationKind::StateCorporation => who.holds_in(Role::Operator, org.id),
+            OrganizationKind::Provider => who.holds_in(Role::Clerk, org.id),
+            OrganizationKind::Kindergarten => who.holds_in(Role::KindergartenHead, org.id),
+            OrganizationKind::Oversight => false,
+        },
+        // Auditors and regional administrators read; they do not perform steps.
+        Action::ActOnApplication(org) => {
+            [Role::Operator, Role::Clerk, Role::Head, Role::Specialist, Role::KindergartenHead]
+                .into_iter()
+                .any(|r| who.holds_in(r, org.id))
+        }
+        Action::ReadApplication { provider, front_office, applicant } => {
+            who.user == applicant
+                || who.works_in(provider.id)
+                || front_office.is_some_and(|f| who.works_in(f.id))
+                || who.holds_in_region(Role::RegionalAdmin, provider.region)
+                || who.holds_in_region(Role::Auditor, provider.region)
+        }
+        Action::ReadWorkList(org) => {
+            who.works_in(org.id)
+                || who.holds_in_region(Role::RegionalAdmin, org.region)
+                || who.holds_in_region(Role::Auditor, org.region)
         }
     };
     if allowed { Ok(()) } else { Err(Denied) }
@@ -333,6 +379,51 @@ mod tests {
         assert_eq!(authorize(&head, Action::Enrol(k)), Ok(()));
         assert_eq!(authorize(&head, Action::Enrol(k2)), Err(Denied));
         assert_eq!(authorize(&admin, Action::Enrol(k)), Err(Denied), "only the kindergarten signs the contract");
+    }
+
+    #[test]
+    fn applications_are_acted_on_by_the_handling_organizations_staff_only() {
+        let provider = org(1, ALMATY, OrganizationKind::Provider);
+        let office = org(2, ALMATY, OrganizationKind::StateCorporation);
+        let oversight = org(3, ALMATY, OrganizationKind::Oversight);
+        let astana_provider = org(9, ASTANA, OrganizationKind::Provider);
+        let k = org(10, ALMATY, OrganizationKind::Kindergarten);
+        let citizen = Principal { user: UserId(7), memberships: vec![Membership { role: Role::Citizen, organization: None }] };
+        let clerk = staff(5, Role::Clerk, provider);
+        let specialist = staff(6, Role::Specialist, provider);
+        let op = staff(4, Role::Operator, office);
+        let astana_admin = staff(8, Role::RegionalAdmin, astana_provider);
+        let admin = staff(11, Role::RegionalAdmin, provider);
+        let auditor = staff(12, Role::Auditor, oversight);
+        let k_head = staff(13, Role::KindergartenHead, k);
+
+        assert_eq!(authorize(&clerk, Action::FileAtOffice(provider)), Ok(()));
+        assert_eq!(authorize(&specialist, Action::FileAtOffice(provider)), Err(Denied), "the clerk's office accepts");
+        assert_eq!(authorize(&op, Action::FileAtOffice(office)), Ok(()));
+        assert_eq!(authorize(&op, Action::FileAtOffice(provider)), Err(Denied));
+        assert_eq!(authorize(&k_head, Action::FileAtOffice(k)), Ok(()));
+        assert_eq!(authorize(&citizen, Action::FileAtOffice(provider)), Err(Denied));
+
+        assert_eq!(authorize(&specialist, Action::ActOnApplication(provider)), Ok(()));
+        assert_eq!(authorize(&op, Action::ActOnApplication(office)), Ok(()));
+        assert_eq!(authorize(&op, Action::ActOnApplication(provider)), Err(Denied));
+        assert_eq!(authorize(&astana_admin, Action::ActOnApplication(provider)), Err(Denied));
+        assert_eq!(authorize(&admin, Action::ActOnApplication(provider)), Err(Denied), "administrators read, they do not perform steps");
+        assert_eq!(authorize(&citizen, Action::ActOnApplication(provider)), Err(Denied));
+
+        let read = |applicant| Action::ReadApplication { provider, front_office: Some(office), applicant };
+        assert_eq!(authorize(&citizen, read(UserId(7))), Ok(()));
+        assert_eq!(authorize(&citizen, read(UserId(70))), Err(Denied));
+        assert_eq!(authorize(&op, read(UserId(70))), Ok(()));
+        assert_eq!(authorize(&auditor, read(UserId(70))), Ok(()));
+        assert_eq!(authorize(&astana_admin, read(UserId(70))), Err(Denied));
+        let portal = Action::ReadApplication { provider, front_office: None, applicant: UserId(70) };
+        assert_eq!(authorize(&op, portal), Err(Denied), "a front office sees only what came through it");
+
+        assert_eq!(authorize(&clerk, Action::ReadWorkList(provider)), Ok(()));
+        assert_eq!(authorize(&admin, Action::ReadWorkList(provider)), Ok(()));
+        assert_eq!(authorize(&astana_admin, Action::ReadWorkList(provider)), Err(Denied));
+        assert_eq!(authorize(&citizen, Action::ReadWorkList(provider)), Err(Denied));
     }
 
     #[test]
