@@ -2,6 +2,7 @@
 //! signer's key purpose (RFC 5280 §6, reduced to what the national CA's hierarchy needs).
 
 use der::Encode;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 
@@ -27,10 +28,35 @@ fn describe(c: &Certificate) -> String {
     )
 }
 
-/// `issued` was signed with `issuer`'s key.
+/// Remembered certificate signatures; beyond this many the memory is simply cleared.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// `issued` was signed with `issuer`'s key. Successes are remembered under a digest of the
+/// issuer's key and the whole issued certificate (which includes its signature), so a hit
+/// proves the same check passed before.
 fn signed_by(verifier: &Verifier, issued: &Certificate, issuer: &Certificate) -> bool {
     if issued.signature_algorithm != issued.tbs_certificate.signature {
         return false;
+    }
+    let key = &issuer.tbs_certificate.subject_public_key_info;
+    let memo_key: Option<[u8; 32]> = match (key.to_der(), issued.to_der()) {
+        (Ok(k), Ok(c)) => Some(
+            Sha256::new()
+                .chain_update(&k)
+                .chain_update(&c)
+                .finalize()
+                .into(),
+        ),
+        _ => None,
+    };
+    if let Some(m) = &memo_key
+        && verifier
+            .verified_certificates
+            .lock()
+            .map(|set| set.contains(m))
+            .unwrap_or(false)
+    {
+        return true;
     }
     let Ok(tbs) = issued.tbs_certificate.to_der() else {
         return false;
@@ -38,15 +64,25 @@ fn signed_by(verifier: &Verifier, issued: &Certificate, issuer: &Certificate) ->
     let Some(signature) = issued.signature.as_bytes() else {
         return false;
     };
-    check_signature(
+    let ok = check_signature(
         verifier,
-        &issuer.tbs_certificate.subject_public_key_info,
+        key,
         &issued.signature_algorithm,
         None,
         &tbs,
         signature,
     )
-    .is_ok()
+    .is_ok();
+    if ok
+        && let Some(m) = memo_key
+        && let Ok(mut set) = verifier.verified_certificates.lock()
+    {
+        if set.len() >= MAX_REMEMBERED {
+            set.clear();
+        }
+        set.insert(m);
+    }
+    ok
 }
 
 /// `ca` may issue certificates with `below` CA certificates under it (RFC 5280 §4.2.1.9/.3).
@@ -217,23 +253,32 @@ pub(crate) fn check_revocation(
         let issuer_may_sign_crls =
             !matches!(certificate::key_usage(issuer), Ok(Some(ku)) if !ku.crl_sign());
         let mut current = false;
+        let issuer_key = &issuer.tbs_certificate.subject_public_key_info;
+        let key_digest = crate::crl::Crl::issuer_key_digest(issuer_key);
         for crl in &crls {
-            let tbs = &crl.tbs_cert_list;
+            let tbs = &crl.list().tbs_cert_list;
             if tbs.issuer != issuer.tbs_certificate.subject {
                 continue;
             }
             let genuine = issuer_may_sign_crls
-                && crl.signature_algorithm == tbs.signature
-                && match (tbs.to_der(), crl.signature.as_bytes()) {
-                    (Ok(der), Some(sig)) => check_signature(
-                        verifier,
-                        &issuer.tbs_certificate.subject_public_key_info,
-                        &crl.signature_algorithm,
-                        None,
-                        &der,
-                        sig,
-                    )
-                    .is_ok(),
+                && crl.list().signature_algorithm == tbs.signature
+                && match (&key_digest, crl.list().signature.as_bytes()) {
+                    (Some(digest), _) if crl.known_signed_by(digest) => true,
+                    (Some(digest), Some(sig)) => {
+                        let ok = check_signature(
+                            verifier,
+                            issuer_key,
+                            &crl.list().signature_algorithm,
+                            None,
+                            crl.tbs_der(),
+                            sig,
+                        )
+                        .is_ok();
+                        if ok {
+                            crl.remember_signed_by(*digest);
+                        }
+                        ok
+                    }
                     _ => false,
                 };
             if !genuine {
@@ -243,19 +288,10 @@ pub(crate) fn check_revocation(
                 );
                 continue;
             }
-            if let Some(entry) = tbs
-                .revoked_certificates
-                .iter()
-                .flatten()
-                .find(|r| r.serial_number == cert.tbs_certificate.serial_number)
-            {
+            if let Some(date) = crl.revoked_on(cert.tbs_certificate.serial_number.as_bytes()) {
                 return fail(
                     Reason::Revoked,
-                    format!(
-                        "{} was revoked on {}",
-                        describe(cert),
-                        to_datetime(entry.revocation_date)
-                    ),
+                    format!("{} was revoked on {date}", describe(cert)),
                 );
             }
             let this_update = to_datetime(tbs.this_update);

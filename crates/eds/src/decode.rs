@@ -61,7 +61,7 @@ fn pem_blocks(text: &str) -> Result<Vec<Vec<u8>>, DecodeError> {
             return Err(DecodeError::NotAnEncoding);
         };
         let len = end_marker + "-----END ".len() + close + "-----".len();
-        let (_label, der) = der::pem::decode_vec(block[..len].as_bytes())
+        let (_label, der) = der::pem::decode_vec(&block.as_bytes()[..len])
             .map_err(|e| DecodeError::Pem(e.to_string()))?;
         out.push(der);
         rest = &block[len..];

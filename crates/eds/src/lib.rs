@@ -17,7 +17,7 @@ mod verdict;
 pub mod testpki;
 
 pub use algorithms::{AlgorithmError, AlgorithmSuite, RustCryptoSuite};
-pub use crl::{CrlDirectory, CrlSource, CrlSourceError, RevocationPolicy, StaticCrls};
+pub use crl::{Crl, CrlDirectory, CrlSource, CrlSourceError, RevocationPolicy, StaticCrls};
 pub use verdict::{Reason, RevocationStatus, Signer, Verdict};
 
 pub use x509_cert::Certificate;
@@ -97,6 +97,9 @@ pub struct Verifier {
     crls: Box<dyn CrlSource>,
     policy: RevocationPolicy,
     suites: Vec<Box<dyn AlgorithmSuite>>,
+    /// Certificate signatures already verified (see `chain::signed_by`): the same national
+    /// CA intermediates and user certificates come back with every signature.
+    verified_certificates: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 impl Verifier {
@@ -111,6 +114,7 @@ impl Verifier {
             crls: Box::new(crls),
             policy,
             suites: vec![Box::new(RustCryptoSuite)],
+            verified_certificates: Default::default(),
         }
     }
 

@@ -146,10 +146,7 @@ fn find_signer<'c>(sid: &SignerIdentifier, pool: &'c [Certificate]) -> Option<&'
 }
 
 /// The single value of the signed attribute `id`; `None` when absent.
-fn single_attribute<'a>(
-    si: &'a SignerInfo,
-    id: ObjectIdentifier,
-) -> Result<Option<&'a der::Any>, Failure> {
+fn single_attribute(si: &SignerInfo, id: ObjectIdentifier) -> Result<Option<&der::Any>, Failure> {
     let Some(attrs) = &si.signed_attrs else {
         return Ok(None);
     };

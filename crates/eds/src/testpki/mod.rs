@@ -152,8 +152,17 @@ impl Pki {
         self.intermediate.pem()
     }
 
+    /// A valid signing certificate with serial `0x10000 + n`: many distinct signers.
+    pub fn numbered_user(&self, n: u64) -> User {
+        self.issue(UserCase::Valid, 0x10000 + n)
+    }
+
     /// A user certificate for `case`, issued by the intermediate.
     pub fn user(&self, case: UserCase) -> User {
+        self.issue(case, case.serial())
+    }
+
+    fn issue(&self, case: UserCase, serial: u64) -> User {
         let now = self.now;
         let mut p = CertificateParams::default();
         let iin = if case == UserCase::OtherIin {
@@ -174,7 +183,7 @@ impl Pki {
             );
         }
         p.distinguished_name = dn;
-        p.serial_number = Some(SerialNumber::from(case.serial()));
+        p.serial_number = Some(SerialNumber::from(serial));
         (p.not_before, p.not_after) = match case {
             UserCase::Expired => (now - Duration::days(400), now - Duration::days(30)),
             UserCase::NotYetValid => (now + Duration::days(30), now + Duration::days(400)),
@@ -221,6 +230,19 @@ impl Pki {
             self.now - Duration::days(1),
             self.now + Duration::days(7),
             &[UserCase::Revoked.serial()],
+        )
+    }
+
+    /// The intermediate's CRL revoking the `Revoked` user and `others` more serials, the size
+    /// of a real national CA CRL for benchmarks.
+    pub fn large_intermediate_crl(&self, others: u64) -> Vec<u8> {
+        let mut serials: Vec<u64> = (0..others).map(|i| 0x1_0000_0000 + i).collect();
+        serials.push(UserCase::Revoked.serial());
+        crl(
+            &self.intermediate,
+            self.now - Duration::days(1),
+            self.now + Duration::days(7),
+            &serials,
         )
     }
 
@@ -435,7 +457,10 @@ pub fn with_signature_algorithm(cms: &[u8], oid: ObjectIdentifier) -> Vec<u8> {
     edit_signed_data(cms, |sd| {
         let mut infos: Vec<_> = sd.signer_infos.0.iter().cloned().collect();
         if let Some(si) = infos.first_mut() {
-            si.signature_algorithm = AlgorithmIdentifierOwned { oid, parameters: None };
+            si.signature_algorithm = AlgorithmIdentifierOwned {
+                oid,
+                parameters: None,
+            };
         }
         sd.signer_infos = cms::signed_data::SignerInfos::try_from(infos).expect("signer infos");
     })
