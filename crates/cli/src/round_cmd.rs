@@ -97,6 +97,9 @@ fn instance(row: &RoundRow) -> anyhow::Result<Instance> {
         .map_err(|e| anyhow::anyhow!("round {}: recorded ranking {:?}: {e}", row.id, row.ranking))?;
     let mut rules = meta.rules.clone();
     rules.ranking = ranking;
+    // The runner checked each child's list against the region's maximum when it wrote the
+    // input; here only the schema's ceiling applies (queue_settings.max_preferences <= 20).
+    rules.max_preferences = 20;
     parse_instance(&meta, rules, file(1), file(2), file(3)).with_context(|| format!("round {}: stored input", row.id))
 }
 

@@ -37,6 +37,16 @@ fn path(p: &Path) -> &str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_round_of_the_queue_service_exports_clean_and_replays() {
+    service_round(&TestDatabase::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_round_of_the_queue_service_exports_clean_and_replays() {
+    service_round(&TestDatabase::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_an_exported_round_checks_clean_and_replays_to_the_same_referrals() {
     scenario(&TestDatabase::sqlite()).await;
 }
@@ -211,4 +221,37 @@ async fn scenario(t: &TestDatabase) {
     let missing = kezek(&t.target, &["round", "replay", "999"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("no allocation round 999"), "{}", text(&missing.stderr));
+}
+
+/// A round run by the queue service itself (`kezek_web::queue::run_round`, what
+/// `POST /api/v1/regions/{id}/rounds` calls) on an imported city.
+async fn service_round(t: &TestDatabase) {
+    let db = t.open().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let city = tmp.path().join("city");
+    let region = imported_city(t, &db, &city).await;
+    let now = OffsetDateTime::now_utc();
+    let admin_iin = (1..).find_map(|s| kezek_domain::identity::iin_for(date!(1984 - 04 - 04), kezek_domain::identity::Sex::Female, s)).unwrap();
+    let mut tx = db.begin_write(None, now).await.unwrap();
+    let admin = tx.insert_user(&kezek_store::NewUser { iin: &admin_iin, full_name: "Admin", password_hash: None, language: "kk" }).await.unwrap();
+    tx.audit(AuditRecord { action: "user.registered", object_type: "user", object_id: admin.to_string(), organization_id: None, details: serde_json::json!({}) })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let calendar = kezek_catalog::calendars::load_calendar(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog")).unwrap();
+    let summary = kezek_web::queue::run_round(&db, &calendar, now, region, kezek_domain::access::UserId(admin)).await.unwrap();
+    assert!(summary.assigned > 100, "a round of 800 children places many");
+
+    let export = tmp.path().join("export");
+    let run = kezek(&t.target, &["round", "export", &summary.round_id.to_string(), path(&export)]);
+    assert!(run.status.success(), "{}{}", text(&run.stdout), text(&run.stderr));
+    let check = kezek(&t.target, &["check-round", "--instance", path(&export), "--assignment", path(&export.join("assignment.csv"))]);
+    assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));
+    assert!(text(&check.stdout).contains("OK: the assignment is the child-optimal stable outcome"), "{}", text(&check.stdout));
+
+    let replay = kezek(&t.target, &["round", "replay", &summary.round_id.to_string()]);
+    let stdout = text(&replay.stdout);
+    assert!(replay.status.success(), "{stdout}{}", text(&replay.stderr));
+    assert!(stdout.contains(&format!("replay matches: {} referrals", summary.assigned)), "{stdout}");
+    assert!(stdout.contains(&format!("input digest {} matches the stored input", summary.input_digest)), "{stdout}");
 }

@@ -381,8 +381,8 @@ pub fn plan_instance(
 
 /// Placeholder identities for a child of an input without identities: the child's IIN is valid
 /// for its real birth date (so the registration rules hold) and unused in the region; the
-/// applicant's IIN has a birth date in the 19th century, so it cannot be a living person's.
-/// Deterministic: the same child id and birth date give the same numbers.
+/// applicant's IIN has a birth date in the 19th century, so it cannot be a living person's;
+/// every child has its own applicant. Deterministic: the same rows give the same numbers.
 fn placeholder_identity(id: i64, birth: Date, used: &mut HashSet<String>) -> Result<Identity, String> {
     let sex = if id % 2 == 0 { Sex::Female } else { Sex::Male };
     let start = (id.unsigned_abs() % 10_000) as u16;
@@ -398,8 +398,9 @@ fn placeholder_identity(id: i64, birth: Date, used: &mut HashSet<String>) -> Res
     let serial = ((id.unsigned_abs() / 36_500) % 10_000) as u16;
     let applicant_iin = (0..10_000u16)
         .filter_map(|k| iin_for(applicant_birth, Sex::Female, (serial + k) % 10_000))
-        .next()
-        .ok_or_else(|| "no placeholder IIN for the applicant".to_owned())?;
+        .find(|iin| !used.contains(&iin.as_string()))
+        .ok_or_else(|| "no placeholder IIN left for the applicant".to_owned())?;
+    used.insert(applicant_iin.as_string());
     Ok(Identity {
         child_iin,
         child_name: format!("Imported child {id} (no identity)"),

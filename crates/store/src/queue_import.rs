@@ -210,20 +210,51 @@ struct Written {
     new_applicants: usize,
 }
 
-/// `$n, $n+1, ...` groups for `rows` rows of `cols` values.
-fn values(cols: usize, rows: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 6);
+/// How bound values are written in a generated statement. SQLite finds a named parameter
+/// (`$1` is a name to it) by a linear search, on preparing and again on binding, so a statement
+/// with thousands of them costs quadratic time; anonymous `?` cost nothing. PostgreSQL needs `$n`.
+#[derive(Clone, Copy)]
+enum Params {
+    Numbered,
+    Anonymous,
+}
+
+impl Params {
+    /// The `i`-th (1-based) bound value.
+    fn at(self, i: usize) -> String {
+        match self {
+            Params::Numbered => format!("${i}"),
+            Params::Anonymous => "?".to_owned(),
+        }
+    }
+}
+
+/// `(p1, p2, ...), (...)` for `rows` rows of `cols` values; `literal` places fixed SQL text
+/// (e.g. `'import'`) before the value of the given column index, numbering only bound values.
+fn values(params: Params, cols: usize, rows: usize, literals: &[(usize, &str)]) -> String {
+    let mut s = String::with_capacity(rows * (cols + literals.len()) * 6);
     for r in 0..rows {
         if r > 0 {
             s.push_str(", ");
         }
         s.push('(');
-        for c in 0..cols {
-            if c > 0 {
+        let mut first = true;
+        for c in 0..=cols {
+            for (_, lit) in literals.iter().filter(|(at, _)| *at == c) {
+                if !first {
+                    s.push_str(", ");
+                }
+                s.push_str(lit);
+                first = false;
+            }
+            if c == cols {
+                break;
+            }
+            if !first {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            s.push_str(&params.at(r * cols + c + 1));
+            first = false;
         }
         s.push(')');
     }
@@ -241,6 +272,10 @@ impl WriteTx {
     ) -> Result<Written, StoreError> {
         let region = req.region_id;
         let now = self.now();
+        let params = match self.tx {
+            crate::Tx::Sqlite(_) => Params::Anonymous,
+            crate::Tx::Postgres(_) => Params::Numbered,
+        };
         let by = self.actor().map(|u| u.0);
 
         let mut category_ids: HashMap<&str, i64> = categories.iter().map(|c| (c.code.as_str(), c.id)).collect();
@@ -305,7 +340,7 @@ impl WriteTx {
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let sql = format!(
                 "INSERT INTO kindergarten_groups (organization_id, age_band, language, capacity, enrolled) VALUES {}",
-                values(5, rows.len())
+                values(params, 5, rows.len(), &[])
             );
             on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -329,7 +364,7 @@ impl WriteTx {
         }
         let mut user_of: HashMap<String, i64> = HashMap::with_capacity(applicants.len());
         for chunk in applicants.chunks(MAX_BINDS / 4) {
-            let sql = format!("SELECT iin, id FROM users WHERE iin IN ({})", (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "));
+            let sql = format!("SELECT iin, id FROM users WHERE iin IN ({})", (1..=chunk.len()).map(|i| params.at(i)).collect::<Vec<_>>().join(", "));
             let found: Vec<(String, i64)> = on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for (iin, _, _) in chunk {
@@ -343,7 +378,8 @@ impl WriteTx {
         for chunk in missing.chunks(MAX_BINDS / 4) {
             let sql = format!(
                 "INSERT INTO users (iin, full_name, password_hash, language, created_at) VALUES {} RETURNING iin, id",
-                user_rows(chunk.len())
+                // password_hash is NULL in every row: written as a literal, not bound.
+                values(params, 4, chunk.len(), &[(2, "NULL")])
             );
             let created: Vec<(String, i64)> = on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
@@ -357,7 +393,7 @@ impl WriteTx {
             user_of.extend(created);
             let sql = format!(
                 "INSERT INTO memberships (user_id, organization_id, role) VALUES {}",
-                (1..=ids.len()).map(|i| format!("(${i}, NULL, 'citizen')")).collect::<Vec<_>>().join(", ")
+                values(params, 1, ids.len(), &[(1, "NULL"), (1, "'citizen'")])
             );
             on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -383,7 +419,8 @@ impl WriteTx {
                 "INSERT INTO queue_entries (region_id, registration_no, registered_at, child_iin, child_birth_date, child_name, \
                  applicant_user_id, applicant_relation, language, desired_start, channel, accepted_by, sibling_kindergarten_id, \
                  status, log_salt) VALUES {} RETURNING registration_no, id",
-                entry_rows(chunk.len())
+                // channel and status as literals before the 11th and the 13th bound value.
+                values(params, 13, chunk.len(), &[(10, "'import'"), (12, "'waiting'")])
             );
             let ids: Vec<(i64, i64)> = on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
@@ -413,7 +450,7 @@ impl WriteTx {
             }
         }
         for chunk in prefs.chunks(MAX_BINDS / 3) {
-            let sql = format!("INSERT INTO queue_preferences (entry_id, rank, kindergarten_id) VALUES {}", values(3, chunk.len()));
+            let sql = format!("INSERT INTO queue_preferences (entry_id, rank, kindergarten_id) VALUES {}", values(params, 3, chunk.len(), &[]));
             on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (e, r, k) in chunk {
@@ -436,7 +473,7 @@ impl WriteTx {
             let sql = format!(
                 "INSERT INTO priority_claims (entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at, decided_by, \
                  decided_at, expires_on) VALUES {}",
-                claim_rows(chunk.len())
+                values(params, 7, chunk.len(), &[(2, "'confirmed'"), (2, "'document'")])
             );
             on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -455,7 +492,7 @@ impl WriteTx {
         for chunk in marks.chunks(MAX_BINDS / 5) {
             let sql = format!(
                 "INSERT INTO imported_entries (region_id, external_id, entry_id, import_id, placeholder_identity) VALUES {}",
-                values(5, chunk.len())
+                values(params, 5, chunk.len(), &[])
             );
             on_tx!(&mut self.tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -499,40 +536,4 @@ impl WriteTx {
         .await?;
         Ok(Written { import_id, new_applicants })
     }
-}
-
-/// `($1, $2, NULL, $3, $4), ...`: users rows with a NULL password.
-fn user_rows(rows: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let b = r * 4;
-            format!("(${}, ${}, NULL, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Queue entry rows: 13 bound values, channel `import` and status `waiting` as literals.
-fn entry_rows(rows: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let p: Vec<String> = (1..=13).map(|i| format!("${}", r * 13 + i)).collect();
-            format!(
-                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 'import', {}, {}, 'waiting', {})",
-                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12]
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Confirmed claim rows: 7 bound values, status and evidence kind as literals.
-fn claim_rows(rows: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let p: Vec<String> = (1..=7).map(|i| format!("${}", r * 7 + i)).collect();
-            format!("({}, {}, 'confirmed', 'document', {}, {}, {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6])
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
