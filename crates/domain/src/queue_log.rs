@@ -140,10 +140,16 @@ impl QueueLogVerifier {
 
     fn check_checkpoints(&mut self) -> Result<(), QueueLogBreak> {
         let size = self.root.size() as i64;
-        // A head of size 0 has the empty root, which always holds.
         while self.checkpoints.last().is_some_and(|c| c.size <= size) {
             let c = self.checkpoints.pop().expect("checked just above");
-            if c.size == size && c.root != self.root.root() {
+            // Heads are checked as soon as the log reaches their size, so only a head of size 0
+            // can be left behind the current size; its root is the empty tree's.
+            let root = if c.size == size {
+                self.root.root()
+            } else {
+                empty_root()
+            };
+            if c.root != root {
                 return Err(QueueLogBreak::PublishedHeadMismatch {
                     size: c.size,
                     day: c.day,
@@ -160,6 +166,7 @@ impl QueueLogVerifier {
         if head_seq != last_seq || head_hash != self.prev_hash {
             return Err(QueueLogBreak::HeadMismatch { head_seq, last_seq });
         }
+        self.check_checkpoints()?;
         if let Some(c) = self.checkpoints.pop() {
             return Err(QueueLogBreak::PublishedHeadBeyondLog {
                 size: c.size,
@@ -748,6 +755,23 @@ mod tests {
                 last_seq: 4
             })
         );
+    }
+
+    #[test]
+    fn a_head_published_before_the_first_event_holds_only_with_the_empty_root() {
+        let empty = |root| Checkpoint {
+            day: "2026-11-20".into(),
+            size: 0,
+            root,
+        };
+        assert!(verify(&[], vec![empty(empty_root())]).is_ok());
+        assert!(verify(&chain(7, 3), vec![empty(empty_root())]).is_ok());
+        let wrong = Err(QueueLogBreak::PublishedHeadMismatch {
+            size: 0,
+            day: "2026-11-20".into(),
+        });
+        assert_eq!(verify(&[], vec![empty([1; 32])]), wrong);
+        assert_eq!(verify(&chain(7, 3), vec![empty([1; 32])]), wrong);
     }
 
     #[test]
