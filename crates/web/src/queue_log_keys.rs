@@ -28,7 +28,9 @@ pub enum KeyError {
     Malformed(PathBuf),
 }
 
-/// The folder of the regions' signing keys.
+/// The folder of the regions' signing keys. Servers sharing one PostgreSQL database must be
+/// given the same key files (or only one of them publishes heads): a server that finds no file
+/// makes a new key, and `verify-log --queue` reports heads signed by a key other than its own.
 #[derive(Clone, Debug)]
 pub struct RegionKeys {
     dir: PathBuf,
@@ -45,6 +47,7 @@ impl RegionKeys {
     }
 
     /// The region's key, read from its file, or made and written there the first time.
+    /// Blocking file I/O: call it at start-up or through `spawn_blocking`.
     pub fn key_of(&self, region: i64) -> Result<QueueLogKey, KeyError> {
         let path = self.path_of(region);
         match self.read(&path)? {
