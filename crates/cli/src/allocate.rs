@@ -7,11 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
 use kezek_domain::allocation::{
-    allocate, check, parse_assignment, parse_meta, parse_rows, write_assignment, Allocation, Instance, Meta,
-    PriorityClass, Ranking, ReserveAmount, ReservePolicy, RoundRules, SourceFile, Violation,
+    Allocation, Instance, Meta, PriorityClass, Ranking, ReserveAmount, ReservePolicy, RoundRules,
+    SourceFile, Violation, allocate, check, parse_assignment, parse_meta, parse_rows,
+    write_assignment,
 };
 
 /// The region's configuration of a round, shared by `allocate` and `check-round`.
@@ -84,13 +85,18 @@ pub struct BenchArgs {
 }
 
 fn parse_reserve_amount(s: &str) -> Result<ReserveAmount, String> {
-    let (kind, value) = s.split_once(':').ok_or("expected share:PERCENT or count:N")?;
+    let (kind, value) = s
+        .split_once(':')
+        .ok_or("expected share:PERCENT or count:N")?;
     match kind {
         "share" => match value.parse::<u8>() {
             Ok(p) if p <= 100 => Ok(ReserveAmount::Share(p)),
             _ => Err(format!("share must be a percentage 0-100, got {value:?}")),
         },
-        "count" => value.parse::<u32>().map(ReserveAmount::Count).map_err(|_| format!("count must be a number, got {value:?}")),
+        "count" => value
+            .parse::<u32>()
+            .map(ReserveAmount::Count)
+            .map_err(|_| format!("count must be a number, got {value:?}")),
         _ => Err(format!("expected share:PERCENT or count:N, got {s:?}")),
     }
 }
@@ -99,7 +105,11 @@ impl RoundConfig {
     fn apply(&self, mut rules: RoundRules) -> RoundRules {
         rules.ranking = self.ranking.clone();
         rules.reserve = self.reserve.map(|amount| ReservePolicy {
-            min_class: if self.reserve_class >= 2 { PriorityClass::OutOfTurn } else { PriorityClass::First },
+            min_class: if self.reserve_class >= 2 {
+                PriorityClass::OutOfTurn
+            } else {
+                PriorityClass::First
+            },
             amount,
         });
         rules
@@ -129,16 +139,33 @@ impl InstanceBytes {
     }
 
     fn meta(&self) -> anyhow::Result<Meta> {
-        Ok(parse_meta(SourceFile { name: "meta.json", bytes: &self.meta })?)
+        Ok(parse_meta(SourceFile {
+            name: "meta.json",
+            bytes: &self.meta,
+        })?)
     }
 
-    fn parse(&self, meta: &Meta, config: &RoundConfig, timer: &mut Phases) -> anyhow::Result<Instance> {
+    fn parse(
+        &self,
+        meta: &Meta,
+        config: &RoundConfig,
+        timer: &mut Phases,
+    ) -> anyhow::Result<Instance> {
         let rows = parse_rows(
             meta,
             config.apply(meta.rules.clone()),
-            SourceFile { name: "kindergartens.csv", bytes: &self.kindergartens },
-            SourceFile { name: "groups.csv", bytes: &self.groups },
-            SourceFile { name: "children.csv", bytes: &self.children },
+            SourceFile {
+                name: "kindergartens.csv",
+                bytes: &self.kindergartens,
+            },
+            SourceFile {
+                name: "groups.csv",
+                bytes: &self.groups,
+            },
+            SourceFile {
+                name: "children.csv",
+                bytes: &self.children,
+            },
         )?;
         timer.lap("parse");
         let inst = rows.build()?;
@@ -158,7 +185,12 @@ struct Phases {
 impl Phases {
     fn new(quiet: bool) -> Phases {
         let now = Instant::now();
-        Phases { quiet, started: now, last: now, laps: Vec::new() }
+        Phases {
+            quiet,
+            started: now,
+            last: now,
+            laps: Vec::new(),
+        }
     }
 
     fn lap(&mut self, phase: &'static str) {
@@ -188,7 +220,10 @@ pub fn run_allocate(args: AllocateArgs) -> anyhow::Result<()> {
     let bytes = InstanceBytes::read(&args.instance)?;
     timer.lap("read");
     let meta = bytes.meta()?;
-    timer.progress(&format!("parsing {} MB of children", bytes.children.len() / 1_000_000));
+    timer.progress(&format!(
+        "parsing {} MB of children",
+        bytes.children.len() / 1_000_000
+    ));
     let inst = bytes.parse(&meta, &args.config, &mut timer)?;
     drop(bytes);
     timer.progress(&format!(
@@ -216,7 +251,11 @@ pub fn run_allocate(args: AllocateArgs) -> anyhow::Result<()> {
         writeln!(stdout, "cpu time: {:.3} s", cpu.as_secs_f64())?;
     }
     if let Some(peak) = peak_rss_kib() {
-        writeln!(stdout, "peak resident memory: {:.1} MiB", peak as f64 / 1024.0)?;
+        writeln!(
+            stdout,
+            "peak resident memory: {:.1} MiB",
+            peak as f64 / 1024.0
+        )?;
     }
     Ok(())
 }
@@ -243,7 +282,11 @@ fn print_summary(out: &mut impl Write, inst: &Instance, alloc: &Allocation) -> s
     }
     let assigned: u64 = counts.iter().flatten().map(|c| c.0).sum();
     let total = inst.child_count() as u64;
-    writeln!(out, "assigned {assigned} of {total} children ({} unassigned)", total - assigned)?;
+    writeln!(
+        out,
+        "assigned {assigned} of {total} children ({} unassigned)",
+        total - assigned
+    )?;
     writeln!(
         out,
         "{:<8} {:>21} {:>21} {:>21} {:>9} {:>9}",
@@ -252,8 +295,14 @@ fn print_summary(out: &mut impl Write, inst: &Instance, alloc: &Allocation) -> s
     for (b, row) in counts.iter().enumerate() {
         let name = bands.get(b).map_or("no band", |band| band.name());
         let cells: Vec<String> = row.iter().map(|(a, u)| format!("{a}/{u}")).collect();
-        let (free, left) = places.get(b).map_or((String::new(), String::new()), |p| (p.0.to_string(), p.1.to_string()));
-        writeln!(out, "{name:<8} {:>21} {:>21} {:>21} {free:>9} {left:>9}", cells[0], cells[1], cells[2])?;
+        let (free, left) = places.get(b).map_or((String::new(), String::new()), |p| {
+            (p.0.to_string(), p.1.to_string())
+        });
+        writeln!(
+            out,
+            "{name:<8} {:>21} {:>21} {:>21} {free:>9} {left:>9}",
+            cells[0], cells[1], cells[2]
+        )?;
     }
     Ok(())
 }
@@ -262,14 +311,23 @@ fn print_summary(out: &mut impl Write, inst: &Instance, alloc: &Allocation) -> s
 pub fn run_check_round(args: CheckRoundArgs) -> anyhow::Result<()> {
     let mut timer = Phases::new(false);
     let bytes = InstanceBytes::read(&args.instance)?;
-    let assignment_bytes =
-        fs::read(&args.assignment).with_context(|| format!("cannot read {}", args.assignment.display()))?;
+    let assignment_bytes = fs::read(&args.assignment)
+        .with_context(|| format!("cannot read {}", args.assignment.display()))?;
     timer.lap("read");
     let meta = bytes.meta()?;
     let inst = bytes.parse(&meta, &args.config, &mut timer)?;
     drop(bytes);
-    let name = args.assignment.file_name().map_or_else(|| "assignment".into(), |n| n.to_string_lossy());
-    let alloc = parse_assignment(&inst, SourceFile { name: &name, bytes: &assignment_bytes })?;
+    let name = args
+        .assignment
+        .file_name()
+        .map_or_else(|| "assignment".into(), |n| n.to_string_lossy());
+    let alloc = parse_assignment(
+        &inst,
+        SourceFile {
+            name: &name,
+            bytes: &assignment_bytes,
+        },
+    )?;
     timer.lap("parse");
     let report = check(&inst, &alloc);
     timer.lap("check");
@@ -289,7 +347,11 @@ pub fn run_check_round(args: CheckRoundArgs) -> anyhow::Result<()> {
         writeln!(stdout, "{v}")?;
     }
     if report.violations.len() > args.max_listed {
-        writeln!(stdout, "... and {} more", report.violations.len() - args.max_listed)?;
+        writeln!(
+            stdout,
+            "... and {} more",
+            report.violations.len() - args.max_listed
+        )?;
     }
     writeln!(
         stdout,
@@ -303,11 +365,19 @@ pub fn run_check_round(args: CheckRoundArgs) -> anyhow::Result<()> {
         kinds[4]
     )?;
     if report.is_clean() {
-        writeln!(stdout, "OK: the assignment is the child-optimal stable outcome")?;
+        writeln!(
+            stdout,
+            "OK: the assignment is the child-optimal stable outcome"
+        )?;
     } else {
         writeln!(stdout, "FAILED: {} violations", report.violations.len())?;
     }
-    writeln!(stdout, "time: check {:.3} s, total {:.3} s", timer.laps.last().map_or(0.0, |l| l.1.as_secs_f64()), timer.total().as_secs_f64())?;
+    writeln!(
+        stdout,
+        "time: check {:.3} s, total {:.3} s",
+        timer.laps.last().map_or(0.0, |l| l.1.as_secs_f64()),
+        timer.total().as_secs_f64()
+    )?;
     stdout.flush()?;
     drop(stdout);
     if !report.is_clean() {
@@ -326,7 +396,10 @@ fn peak_rss_kib() -> Option<u64> {
 pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let (workdir, remove) = match &args.workdir {
         Some(dir) => (dir.clone(), false),
-        None => (std::env::temp_dir().join(format!("kezek-bench-{}", std::process::id())), true),
+        None => (
+            std::env::temp_dir().join(format!("kezek-bench-{}", std::process::id())),
+            true,
+        ),
     };
     fs::create_dir_all(&workdir).with_context(|| format!("cannot create {}", workdir.display()))?;
     let exe = std::env::current_exe().context("cannot find the kezek binary")?;
@@ -354,7 +427,10 @@ struct Best {
 
 impl Best {
     fn new() -> Best {
-        Best { wall: Duration::MAX, cpu: None }
+        Best {
+            wall: Duration::MAX,
+            cpu: None,
+        }
     }
 
     fn add(&mut self, wall: Duration, cpu: Option<Duration>) {
@@ -385,7 +461,15 @@ fn bench_sizes(args: &BenchArgs, workdir: &Path, exe: &Path) -> anyhow::Result<(
     println!("times in seconds, best of the runs, as wall-clock/CPU");
     println!(
         "{:>9} {:>13} {:>13} {:>13} {:>13} {:>13} {:>9} {:>10} {:>9}",
-        "children", "parse", "rank", "allocate", "check", "end to end", "peak MiB", "proposals", "assigned"
+        "children",
+        "parse",
+        "rank",
+        "allocate",
+        "check",
+        "end to end",
+        "peak MiB",
+        "proposals",
+        "assigned"
     );
     for &n in &args.sizes {
         let dir = workdir.join(format!("n{n}-seed{}", args.seed));
@@ -393,28 +477,50 @@ fn bench_sizes(args: &BenchArgs, workdir: &Path, exe: &Path) -> anyhow::Result<(
             eprintln!("generating {n} children into {}", dir.display());
             let status = std::process::Command::new(&args.python)
                 .arg(&args.generator)
-                .args(["--children", &n.to_string(), "--seed", &args.seed.to_string(), "--out"])
+                .args([
+                    "--children",
+                    &n.to_string(),
+                    "--seed",
+                    &args.seed.to_string(),
+                    "--out",
+                ])
                 .arg(&dir)
                 .stdout(std::process::Stdio::null())
                 .status()
-                .with_context(|| format!("cannot run {} {}", args.python, args.generator.display()))?;
+                .with_context(|| {
+                    format!("cannot run {} {}", args.python, args.generator.display())
+                })?;
             if !status.success() {
                 bail!("the generator failed ({status}); it needs numpy");
             }
         }
-        let config = RoundConfig { ranking: Ranking::default(), reserve: None, reserve_class: 1 };
+        let config = RoundConfig {
+            ranking: Ranking::default(),
+            reserve: None,
+            reserve_class: 1,
+        };
         let bytes = InstanceBytes::read(&dir)?;
         let meta = bytes.meta()?;
         let files = |bytes: &InstanceBytes| {
             parse_rows(
                 &meta,
                 config.apply(meta.rules.clone()),
-                SourceFile { name: "kindergartens.csv", bytes: &bytes.kindergartens },
-                SourceFile { name: "groups.csv", bytes: &bytes.groups },
-                SourceFile { name: "children.csv", bytes: &bytes.children },
+                SourceFile {
+                    name: "kindergartens.csv",
+                    bytes: &bytes.kindergartens,
+                },
+                SourceFile {
+                    name: "groups.csv",
+                    bytes: &bytes.groups,
+                },
+                SourceFile {
+                    name: "children.csv",
+                    bytes: &bytes.children,
+                },
             )
         };
-        let (mut parse, mut rank, mut alloc_time, mut check_time) = (Best::new(), Best::new(), Best::new(), Best::new());
+        let (mut parse, mut rank, mut alloc_time, mut check_time) =
+            (Best::new(), Best::new(), Best::new(), Best::new());
         let mut inst = None;
         for _ in 0..args.runs.max(1) {
             let rows = parse.time(|| files(&bytes))?;
@@ -428,7 +534,10 @@ fn bench_sizes(args: &BenchArgs, workdir: &Path, exe: &Path) -> anyhow::Result<(
         let alloc = alloc.expect("at least one run");
         let report = check_time.time(|| check(&inst, &alloc));
         if !report.is_clean() {
-            bail!("check-round found {} violations at {n} children", report.violations.len());
+            bail!(
+                "check-round found {} violations at {n} children",
+                report.violations.len()
+            );
         }
         drop(inst);
         drop(bytes);
@@ -451,13 +560,26 @@ fn bench_sizes(args: &BenchArgs, workdir: &Path, exe: &Path) -> anyhow::Result<(
                 .context("cannot run kezek allocate")?;
             let wall = t.elapsed();
             if !output.status.success() {
-                bail!("kezek allocate failed: {}", String::from_utf8_lossy(&output.stderr));
+                bail!(
+                    "kezek allocate failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
             }
             let stdout = String::from_utf8_lossy(&output.stdout);
             let value = |prefix: &str| {
-                stdout.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().trim_end_matches(" MiB").trim_end_matches(" s").to_owned())
+                stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix(prefix))
+                    .map(|v| {
+                        v.trim()
+                            .trim_end_matches(" MiB")
+                            .trim_end_matches(" s")
+                            .to_owned()
+                    })
             };
-            let cpu = value("cpu time:").and_then(|v| v.parse::<f64>().ok()).map(Duration::from_secs_f64);
+            let cpu = value("cpu time:")
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(Duration::from_secs_f64);
             e2e.add(wall, cpu);
             if let Some(p) = value("peak resident memory:") {
                 peak = p;

@@ -119,12 +119,12 @@ pub fn check(inst: &Instance, assignment: &Allocation) -> CheckReport {
             placed[g as usize] += 1;
         }
     }
-    for g in 0..groups {
-        if placed[g] > inst.group_cap[g] {
+    for (g, (&placed, &free_places)) in placed.iter().zip(&inst.group_cap).enumerate() {
+        if placed > free_places {
             violations.push(Violation::OverCapacity {
                 group: inst.group_id(g as u32),
-                placed: placed[g],
-                free_places: inst.group_cap[g],
+                placed,
+                free_places,
             });
         }
     }

@@ -112,7 +112,12 @@ fn allocate_plain(inst: &Instance) -> Allocation {
     let mut groups: Vec<GroupSlots> = cap
         .iter()
         .zip(&start)
-        .map(|(&cap, &start)| GroupSlots { worst: 0, start, cap, held: 0 })
+        .map(|(&cap, &start)| GroupSlots {
+            worst: 0,
+            start,
+            cap,
+            held: 0,
+        })
         .collect();
     // Per child: the next eligible entry it will propose to and the end of its list
     // (absolute indices into elig_*), side by side for the same reason.

@@ -764,10 +764,10 @@ fn tiny_strategy(
                 for (k, list) in groups.iter().enumerate() {
                     for &(band, lang, cap, keep) in list {
                         let kg = k as u64 + 1;
-                        if keep || gs.iter().all(|g| g.0 != kg) {
-                            if !gs.iter().any(|g| g.0 == kg && g.1 == band && g.2 == lang) {
-                                gs.push((kg, band, lang, cap));
-                            }
+                        // `keep` false drops the group unless the kindergarten has none yet.
+                        let wanted = keep || gs.iter().all(|g| g.0 != kg);
+                        if wanted && !gs.iter().any(|g| g.0 == kg && g.1 == band && g.2 == lang) {
+                            gs.push((kg, band, lang, cap));
                         }
                     }
                 }
