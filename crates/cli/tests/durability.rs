@@ -17,6 +17,7 @@ struct Server {
 fn kezek(db: &DatabaseTarget) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kezek"));
     cmd.env_remove("DATABASE_URL").env_remove("KEZEK_DATA_DIR").env_remove("KEZEK_BIND");
+    cmd.env("KEZEK_CATALOG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog"));
     match db {
         DatabaseTarget::SqliteFile(path) => {
             cmd.env("KEZEK_DATA_DIR", path.parent().unwrap());
