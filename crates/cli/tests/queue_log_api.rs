@@ -1,6 +1,7 @@
 //! The public queue-log API of the real server, on SQLite and on PostgreSQL: entries page by
 //! sequence, the head endpoint gives the current root, the signed daily head with the public key
-//! and a consistency proof that verifies, and an entry's inclusion proof verifies.
+//! and a consistency proof that verifies, an entry's inclusion proof verifies, and the public
+//! page shows the head per day.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -116,6 +117,14 @@ async fn scenario(t: &TestDatabase) {
     assert_eq!(get(format!("/api/v1/queue-log/proof?region={region}&seq=9")).await.status(), 404);
     assert_eq!(get("/api/v1/regions/999999/queue-log/head".to_owned()).await.status(), 404);
     assert_eq!(get(format!("/api/v1/queue-log/proof?region={region}&seq=x")).await.status(), 400);
+    // The public page shows the head per day, in the reader's language.
+    let page = client.get(format!("{}/regions/{region}/queue-log", server.base)).header("accept-language", "ru").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Журнал очереди: Астана"), "{html}");
+    assert!(html.contains(&published.day.to_string()) && html.contains(&published.root) && html.contains(&head.current.root));
+    assert!(html.contains("-----BEGIN PUBLIC KEY-----"));
+    assert_eq!(get("/regions/999999/queue-log".to_owned()).await.status(), 404);
     let spec = get("/api/v1/openapi.json".to_owned()).await.text().await.unwrap();
     assert!(spec.contains("/api/v1/regions/{id}/queue-log/head") && spec.contains("/api/v1/queue-log/proof"));
 }

@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod problem;
 pub mod queue_log_keys;
 pub mod queue;
+mod registry_checks;
 mod rate_limit;
 pub mod state;
 
@@ -199,6 +200,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
     if !config.no_demo && kezek_store::demo::is_empty(&db).await? {
         let hash = tokio::task::spawn_blocking(|| auth::hash_password(kezek_store::demo::DEMO_PASSWORD)).await??;
         logins = kezek_store::demo::load(&db, clock.now(), &hash).await?;
+        kezek_registries::demo::load_if_empty(&db, clock.now()).await?;
     }
     Ok((AppState::new(db, clock, Arc::new(calendar), config.secure_cookies), logins))
 }

@@ -158,6 +158,15 @@ fn log_salt() -> String {
     new_token()
 }
 
+/// The rules a registration must meet that need no registry: checked before any personal data
+/// is requested from a state registry.
+pub async fn precheck(db: &Db, now: OffsetDateTime, r: &Registration) -> Result<(), Problem> {
+    let settings = load_settings(db, r.region_id).await?;
+    queue::check_registration(r.child_birth_date, r.child_iin.birth_date(), local_today(now), r.desired_start, &r.preferences, &settings)
+        .map_err(|e| refusal(&e))?;
+    check_kindergartens(db, r, &settings.bands).await
+}
+
 /// Registers a child: the rules, then one transaction with the entry, its preferences, an
 /// optional claim, the queue-log events and the audit entry.
 pub async fn register(db: &Db, now: OffsetDateTime, r: Registration) -> Result<Registered, Problem> {

@@ -73,6 +73,7 @@ fn registration(region: &Region, i: usize, applicant: Option<(&str, &str)>) -> V
         "language": language,
         "preferences": prefs_unique,
         "desired_start": today().to_string(),
+        "consent": true,
     });
     if i % 10 == 0 {
         body["priority"] = json!({"category": "large-family", "evidence_kind": "document", "evidence_ref": format!("certificate {i}")});
@@ -82,6 +83,24 @@ fn registration(region: &Region, i: usize, applicant: Option<(&str, &str)>) -> V
         body["applicant_name"] = json!(name);
     }
     body
+}
+
+/// Puts the child of a registration body (and an applicant who is not a demo citizen) into the
+/// embedded person registry with `parent` as its parent, as ГБД ФЛ would know them.
+async fn known_to_registry(app: &TestApp, body: &Value, parent: &str) {
+    let parent_iin = kezek_domain::identity::Iin::parse(parent).unwrap();
+    let mut csv = String::from("iin,full_name,birth_date,death_date,parent_iins,representative_iins\n");
+    if app.state.db.registry_person(&parent_iin).await.unwrap().is_none() {
+        csv.push_str(&format!("{parent},Ата-ана,{},,,\n", parent_iin.birth_date()));
+    }
+    csv.push_str(&format!("{},{},{},,{parent},\n", body["child_iin"].as_str().unwrap(), body["child_name"].as_str().unwrap(), body["child_birth_date"].as_str().unwrap()));
+    kezek_registries::import::import(&app.state.db, kezek_registries::import::RegistryKind::Person, &csv, None, time::OffsetDateTime::now_utc()).await.unwrap();
+}
+
+/// Files a registration for a child the person registry knows as `parent`'s.
+async fn file(app: &TestApp, token: &str, parent: &str, body: Value) -> (u16, Value) {
+    known_to_registry(app, &body, parent).await;
+    app.post("/api/v1/queue/registrations", token, body).await
 }
 
 /// Every group: enrolled + live referrals never exceed capacity; each child holds at most one
@@ -139,19 +158,19 @@ async fn two_hundred_children_through_registration_round_referrals_and_enrolment
     let mut entries: Vec<(i64, Option<usize>)> = Vec::new();
     let mut numbers = Vec::new();
     for i in 0..200 {
-        let (token, body, parent) = if i < 30 {
-            (&citizens[i % 3], registration(&region, i, None), Some(i % 3))
+        let (token, body, parent, parent_iin) = if i < 30 {
+            (&citizens[i % 3], registration(&region, i, None), Some(i % 3), app.iin_of("citizen", i % 3))
         } else {
             let applicant = child_iin(time::macros::date!(1990 - 01 - 01) + Duration::days(i as i64), 5000 + i as u16);
-            (&operator, registration(&region, i, Some((&applicant, "Ата-ана"))), None)
+            (&operator, registration(&region, i, Some((&applicant, "Ата-ана"))), None, applicant)
         };
-        let (s, notification) = app.post("/api/v1/queue/registrations", token, body).await;
+        let (s, notification) = file(app, token, &parent_iin, body).await;
         assert_eq!(s, 201, "registration {i}: {notification}");
         numbers.push(notification["registration_no"].as_i64().unwrap());
         entries.push((notification["entry_id"].as_i64().unwrap(), parent));
     }
     assert_eq!(numbers, (1..=200).collect::<Vec<_>>(), "queue numbers are given in order, without gaps");
-    let (s, p) = app.post("/api/v1/queue/registrations", &citizens[0], registration(&region, 0, None)).await;
+    let (s, p) = file(app, &citizens[0], &app.iin_of("citizen", 0), registration(&region, 0, None)).await;
     assert_eq!((s, p["type"].as_str()), (409, Some("urn:kezek:problem:already-registered")));
 
     // Claims: the specialist confirms most, rejects one.
@@ -345,6 +364,19 @@ async fn registration_rules_give_motivated_refusals(app: &TestApp) {
     assert_eq!(r.status(), 422);
     assert_eq!(r.json::<Value>().await.unwrap()["field"], "child_iin");
 
+    // The person registry decides on the child and the applicant's parenthood, after consent.
+    let r = post(base.clone()).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("no data on the child"));
+    let mut other_child = registration(&region, 2, None);
+    known_to_registry(app, &other_child, &app.iin_of("citizen", 1)).await;
+    let r = post(other_child.clone()).await;
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("parent or legal representative"));
+    other_child["consent"] = json!(false);
+    let r = post(other_child).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "consent");
+
     // Nothing of that was written.
     assert!(app.state.db.entries_of_region(region.id).await.unwrap().is_empty());
     // In Russian too.
@@ -358,7 +390,7 @@ async fn another_family_cannot_see_or_touch_a_registration(app: &TestApp) {
     let region = almaty(app).await;
     let mine = app.token(&app.iin_of("citizen", 0)).await;
     let theirs = app.token(&app.iin_of("citizen", 1)).await;
-    let (s, n) = app.post("/api/v1/queue/registrations", &mine, registration(&region, 5, None)).await;
+    let (s, n) = file(app, &mine, &app.iin_of("citizen", 0), registration(&region, 5, None)).await;
     assert_eq!(s, 201);
     let entry = n["entry_id"].as_i64().unwrap();
     let (s, _) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&theirs)).await;
@@ -403,7 +435,7 @@ async fn the_auditor_sees_what_should_never_happen(app: &TestApp) {
     let (s, _) = app.put(&format!("/api/v1/groups/{}", g["id"]), &head, json!({"capacity": 8, "enrolled": 8})).await;
     assert_eq!(s, 200);
     // Someone with database access issues a referral outside any round.
-    let (_, n) = app.post("/api/v1/queue/registrations", &app.token(&app.iin_of("citizen", 0)).await, registration(&region, 3, None)).await;
+    let (_, n) = file(app, &app.token(&app.iin_of("citizen", 0)).await, &app.iin_of("citizen", 0), registration(&region, 3, None)).await;
     let entry = n["entry_id"].as_i64().unwrap();
     let mut tx = app.state.db.begin_write(None, time::OffsetDateTime::now_utc()).await.unwrap();
     tx.insert_referral(None, entry, g["id"].as_i64().unwrap(), today()).await.unwrap();
@@ -427,7 +459,7 @@ async fn a_parent_sees_the_events_that_moved_their_child(app: &TestApp) {
     let parent = app.token(&app.iin_of("citizen", 0)).await;
     let operator = app.token(&app.iin_of("operator", 0)).await;
     let specialist = app.token(&app.iin_of("specialist", 0)).await;
-    let (_, mine) = app.post("/api/v1/queue/registrations", &parent, registration(&region, 4, None)).await;
+    let (_, mine) = file(app, &parent, &app.iin_of("citizen", 0), registration(&region, 4, None)).await;
     let entry = mine["entry_id"].as_i64().unwrap();
     let path = format!("/api/v1/queue/registrations/{entry}/events");
     let (s, first) = app.get(&path, Some(&parent)).await;
@@ -437,7 +469,7 @@ async fn a_parent_sees_the_events_that_moved_their_child(app: &TestApp) {
 
     // Another family registers with a priority claim that the specialist confirms.
     let applicant = child_iin(time::macros::date!(1988 - 03 - 03), 777);
-    let (_, other) = app.post("/api/v1/queue/registrations", &operator, registration(&region, 10, Some((&applicant, "Ата-ана")))).await;
+    let (_, other) = file(app, &operator, &applicant, registration(&region, 10, Some((&applicant, "Ата-ана")))).await;
     let (_, view) = app.get(&format!("/api/v1/queue/registrations/{}", other["entry_id"]), Some(&specialist)).await;
     let claim = view["claims"][0]["id"].as_i64().unwrap();
     let (s, _) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm"})).await;

@@ -59,6 +59,10 @@ pub struct RegistrationRequest {
     /// Front office and provider's office only: the applicant's full name, for a first visit.
     #[serde(default)]
     pub applicant_name: Option<String>,
+    /// The applicant consents to the use of their and the child's protected personal data held
+    /// in state registries (002 §10). Without it nothing is asked and nothing is registered.
+    #[serde(default)]
+    pub consent: bool,
 }
 
 /// The queue notification (004 App. 11, 003 App. 4).
@@ -296,6 +300,9 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
         return Err(Problem::invalid_field("child_name", "1-200 characters"));
     }
     state.db.regions().await?.into_iter().find(|r| r.id == req.region_id).ok_or_else(Problem::not_found)?;
+    if !req.consent {
+        return Err(Problem::invalid_field("consent", "the consent to use protected personal data from state registries (002 §10)"));
+    }
     let (applicant, channel, accepted_by) = match &req.applicant_iin {
         None => {
             authorize(&me.principal, Action::ActAsApplicant(me.user_id())).map_err(|_| Problem::forbidden())?;
@@ -314,11 +321,15 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
             (applicant_for(&state, me.user_id(), &iin, req.applicant_name.as_deref()).await?, channel, Some(me.user_id()))
         }
     };
+    let applicant_iin = match &req.applicant_iin {
+        Some(iin) => Iin::parse(iin).map_err(|e| Problem::invalid_iin("applicant_iin", e))?,
+        None => Iin::parse(&me.user.iin).map_err(|_| Problem::internal())?,
+    };
     let priority = req.priority.map(|p| ClaimInput { category_code: p.category, evidence_kind: p.evidence_kind, evidence_ref: p.evidence_ref });
     if let Some(p) = &priority {
         check_evidence(p)?;
     }
-    let r = service::register(&state.db, state.clock.now(), Registration {
+    let registration = Registration {
         region_id: req.region_id,
         child_iin,
         child_birth_date,
@@ -332,8 +343,10 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
         applicant,
         channel,
         accepted_by,
-    })
-    .await?;
+    };
+    service::precheck(&state.db, state.clock.now(), &registration).await?;
+    crate::registry_checks::confirm_child(&state, "S1", &applicant_iin, &registration.child_iin, registration.child_birth_date, channel, me.user_id()).await?;
+    let r = service::register(&state.db, state.clock.now(), registration).await?;
     Ok((StatusCode::CREATED, Json(QueueNotification { entry_id: r.entry_id, registration_no: r.registration_no, registered_at: r.registered_at, status: "waiting".into() })))
 }
 
