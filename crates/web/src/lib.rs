@@ -31,6 +31,7 @@ mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod queue_log_keys;
+mod queue_log_page;
 pub mod queue;
 mod registry_checks;
 mod rate_limit;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(html::logout))
         .route("/lang/{code}", get(html::switch_language))
         .route("/static/kezek.css", get(html::stylesheet))
+        .route("/regions/{id}/queue-log", get(queue_log_page::page))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api)
