@@ -23,6 +23,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 pub mod api;
+pub mod applications;
 pub mod auth;
 pub mod config;
 mod html;
@@ -196,6 +197,9 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
     let calendar = kezek_catalog::calendars::load_calendar(&config.catalog_dir).map_err(|e| {
         anyhow::anyhow!("cannot load the working-day calendar from {}: {e} (set --catalog-dir or KEZEK_CATALOG_DIR)", config.catalog_dir.display())
     })?;
+    let services = kezek_catalog::services::load_services(&config.catalog_dir).map_err(|e| {
+        anyhow::anyhow!("cannot load the service definitions from {}: {e} (set --catalog-dir or KEZEK_CATALOG_DIR)", config.catalog_dir.display())
+    })?;
     let db = kezek_store::Db::connect(&target).await?;
     db.migrate().await?;
     let mut logins = Vec::new();
@@ -204,7 +208,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
         logins = kezek_store::demo::load(&db, clock.now(), &hash).await?;
         kezek_registries::demo::load_if_empty(&db, clock.now()).await?;
     }
-    Ok((AppState::new(db, clock, Arc::new(calendar), config.secure_cookies), logins))
+    Ok((AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies), logins))
 }
 
 /// Serves on an already bound listener until the task is dropped or shutdown is signalled.

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{accounts, directory, queue, queue_log};
+use crate::api::{accounts, applications, directory, queue, queue_log};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,10 +17,12 @@ use crate::api::{accounts, directory, queue, queue_log};
         queue::positions, queue::explain, queue::start_round, queue::run_expiry, queue::accept, queue::decline, queue::enrol,
         queue::refuse, queue::categories, queue::places, queue::stats, queue::round, queue::honesty, queue::events_since,
         queue_log::entries, queue_log::head, queue_log::heads, queue_log::proof,
+        applications::services, applications::service, applications::file, applications::act, applications::application,
+        applications::my_applications, applications::work_list,
         crate::health,
     ),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "directory"), (name = "places"), (name = "audit"), (name = "queue"), (name = "queue log"), (name = "operations"))
+    tags((name = "accounts"), (name = "directory"), (name = "places"), (name = "audit"), (name = "queue"), (name = "queue log"), (name = "applications"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use kezek_catalog::services::ServiceCatalog;
 use kezek_domain::calendar::Calendar;
 use kezek_store::Db;
 use time::OffsetDateTime;
@@ -32,6 +33,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// The working-day calendar every term is counted on.
     pub calendar: Arc<Calendar>,
+    /// The service definitions applications are filed and walked under.
+    pub services: Arc<ServiceCatalog>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
     /// Whether cookies carry the `Secure` attribute (behind HTTPS).
@@ -46,11 +49,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, secure_cookies: bool) -> AppState {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, services: Arc<ServiceCatalog>, secure_cookies: bool) -> AppState {
         AppState(Arc::new(Inner {
             db,
             clock,
             calendar,
+            services,
             limiter: RateLimiter::default(),
             metrics: Metrics::default(),
             secure_cookies,

@@ -11,6 +11,7 @@ use crate::problem::Problem;
 use crate::state::AppState;
 
 pub mod accounts;
+pub mod applications;
 pub mod directory;
 pub mod queue_log;
 pub mod queue;
@@ -66,4 +67,11 @@ pub fn routes() -> Router<AppState> {
         .route("/referrals/{id}/decline", post(queue::decline))
         .route("/referrals/{id}/enrol", post(queue::enrol))
         .route("/referrals/{id}/refuse", post(queue::refuse))
+        .route("/services", get(applications::services))
+        .route("/services/{id}", get(applications::service))
+        .route("/applications", post(applications::file))
+        .route("/applications/{id}", get(applications::application))
+        .route("/applications/{id}/actions", post(applications::act))
+        .route("/me/applications", get(applications::my_applications))
+        .route("/organizations/{id}/applications", get(applications::work_list))
 }

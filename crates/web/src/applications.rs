@@ -1,0 +1,728 @@
+//! Applications of the regulation-driven services: filing on a channel, acting on a step,
+//! reading with due times, an organization's work list. Handlers in `api::applications` parse
+//! and authenticate; this module picks the edition and route, asks `authorize`, replays the
+//! stored history through the step machine (`kezek_domain::application`) and writes each
+//! transition, its history event and its audit entry in one transaction.
+//!
+//! The state types of the step machine are not stored: an application keeps its route (so a
+//! later edit of the catalog never changes the terms it was promised) and its commands with who
+//! made them, when and under which role, and every read replays them.
+
+use axum::http::StatusCode;
+use kezek_domain::access::{
+    Action, Membership, OrganizationId, OrganizationKind, OrganizationScope, Principal, RegionId, Role, UserId, authorize,
+};
+use kezek_domain::application::{
+    self as machine, Actor, Application, Command, Decision, Intake, JournalNumber, Milestone, Offices, Receipt,
+    Responsible, Route, RouteStep, TransitionError,
+};
+use kezek_domain::calendar::{Calendar, Due, OfficeHours, almaty_to_utc, utc_to_almaty};
+use kezek_domain::duration::Term;
+use kezek_domain::regulation::{ChannelKind, Edition, Performer, Region, ServiceDefinition};
+use kezek_store::applications::{
+    ApplicationEventRow, ApplicationRow, ApplicationState, NewApplication, NewApplicationEvent,
+};
+use kezek_store::{AuditRecord, OrganizationRow, StoreError, WriteTx};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::auth::Authenticated;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The catalog's region of a directory region code (`almaty-city` → `almaty_city`).
+pub fn region_of_code(code: &str) -> Option<Region> {
+    Region::parse(&code.trim().replace('-', "_"))
+}
+
+pub fn find_service<'a>(state: &'a AppState, id: &str) -> Result<&'a ServiceDefinition, Problem> {
+    state
+        .services
+        .service(id)
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "problem-unknown-service").arg("service", id))
+}
+
+/// The edition an application in `region` follows: the named variant, or the region's most
+/// recent edition (every seed text is repealed, so none applies on today's date).
+pub fn edition_in<'a>(
+    def: &'a ServiceDefinition,
+    region: Region,
+    variant: Option<&str>,
+    status: StatusCode,
+) -> Result<&'a Edition, Problem> {
+    let found = match variant {
+        Some(v) => def.edition(v).filter(|e| e.region == region),
+        None => def.edition_for(region, None),
+    };
+    found.ok_or_else(|| {
+        Problem::new(status, "problem-no-edition").arg("service", &def.id).arg("region", region.as_str())
+    })
+}
+
+/// The route as an application keeps it: steps, terms, results and the offices' hours.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct RouteRecord {
+    pub service: String,
+    pub version: String,
+    pub channel: String,
+    pub results: Vec<String>,
+    pub steps: Vec<StepRecord>,
+    pub provider_hours: HoursRecord,
+    pub front_office_hours: Option<HoursRecord>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct StepRecord {
+    pub clause: String,
+    /// A role name or `system`.
+    pub performer: String,
+    /// `provider` or `front_office`.
+    pub organization: String,
+    pub term: Option<Term>,
+    pub refusal_grounds: Vec<String>,
+    pub closes: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct HoursRecord {
+    pub hours: String,
+    pub breaks: Vec<String>,
+}
+
+impl HoursRecord {
+    fn of(org: &OrganizationRow) -> HoursRecord {
+        let breaks = org.office_breaks.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
+        HoursRecord { hours: org.office_hours.trim().to_owned(), breaks }
+    }
+
+    fn parse(&self) -> Result<OfficeHours, Problem> {
+        let breaks: Vec<&str> = self.breaks.iter().map(String::as_str).collect();
+        OfficeHours::parse(&self.hours, &breaks).map_err(|_| corrupt("office hours"))
+    }
+}
+
+fn corrupt(what: &str) -> Problem {
+    tracing::error!(what, "stored application does not replay");
+    Problem::internal()
+}
+
+impl RouteRecord {
+    fn new(route: &Route, provider: &OrganizationRow, front_office: Option<&OrganizationRow>) -> RouteRecord {
+        RouteRecord {
+            service: route.service().to_owned(),
+            version: route.version().to_owned(),
+            channel: route.channel().to_owned(),
+            results: route.results().to_vec(),
+            steps: route
+                .steps()
+                .iter()
+                .map(|s| StepRecord {
+                    clause: s.clause.clone(),
+                    performer: s.performer.as_str().to_owned(),
+                    organization: match s.organization {
+                        Responsible::Provider => "provider",
+                        Responsible::FrontOffice => "front_office",
+                    }
+                    .to_owned(),
+                    term: s.term,
+                    refusal_grounds: s.refusal_grounds.clone(),
+                    closes: s.closes.as_str().to_owned(),
+                })
+                .collect(),
+            provider_hours: HoursRecord::of(provider),
+            front_office_hours: front_office.map(HoursRecord::of),
+        }
+    }
+
+    /// The step machine's route and offices of an application of `row`.
+    fn rebuild(&self, provider: i64, front_office: Option<i64>) -> Result<(Route, Offices), Problem> {
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for s in &self.steps {
+            steps.push(RouteStep {
+                clause: s.clause.clone(),
+                performer: Performer::parse(&s.performer).ok_or_else(|| corrupt("performer"))?,
+                organization: match s.organization.as_str() {
+                    "provider" => Responsible::Provider,
+                    "front_office" => Responsible::FrontOffice,
+                    _ => return Err(corrupt("organization")),
+                },
+                term: s.term,
+                refusal_grounds: s.refusal_grounds.clone(),
+                closes: Milestone::ALL.into_iter().find(|m| m.as_str() == s.closes).ok_or_else(|| corrupt("milestone"))?,
+            });
+        }
+        let route = Route::new(&self.service, &self.version, &self.channel, steps, self.results.clone())
+            .map_err(|_| corrupt("route"))?;
+        let front_office = match (front_office, &self.front_office_hours) {
+            (Some(id), Some(h)) => Some((OrganizationId(id), h.parse()?)),
+            _ => None,
+        };
+        let offices = Offices {
+            provider: OrganizationId(provider),
+            provider_hours: self.provider_hours.parse()?,
+            front_office,
+        };
+        Ok((route, offices))
+    }
+}
+
+/// An application read back: its row, route, history and the state its history replays to.
+pub struct Loaded {
+    pub row: ApplicationRow,
+    pub route: RouteRecord,
+    pub events: Vec<ApplicationEventRow>,
+    pub application: Application,
+    /// The registration receipt, once registered.
+    pub receipt: Option<Receipt>,
+}
+
+impl Loaded {
+    /// The open step's index, while the application is not closed.
+    pub fn open_step(&self) -> Option<usize> {
+        (!self.application.is_closed()).then(|| self.application.case().timings().len() - 1)
+    }
+
+    fn next_seq(&self) -> i64 {
+        self.events.last().map_or(0, |e| e.seq + 1)
+    }
+
+    /// The documents the applicant handed in when filing.
+    fn filed_documents(&self) -> Vec<String> {
+        self.events
+            .first()
+            .and_then(|e| serde_json::from_str::<FiledPayload>(&e.payload).ok())
+            .map(|p| p.documents)
+            .unwrap_or_default()
+    }
+}
+
+/// What the filing event records.
+#[derive(Serialize, Deserialize)]
+struct FiledPayload {
+    channel: String,
+    documents: Vec<String>,
+    issue_place: String,
+}
+
+fn receipt_of(a: &Application) -> Option<&Receipt> {
+    match a {
+        Application::Registered(s) => Some(s.receipt()),
+        Application::Assigned(s) => Some(s.receipt()),
+        Application::Processing(s) => Some(s.receipt()),
+        Application::Issued(s) => Some(s.receipt()),
+        Application::Refused(s) => s.receipt(),
+        _ => None,
+    }
+}
+
+/// Reads an application and replays its history.
+pub async fn load(state: &AppState, id: i64) -> Result<Loaded, Problem> {
+    let row = state.db.application(id).await?.ok_or_else(Problem::not_found)?;
+    let events = state.db.application_events(id).await?;
+    let route: RouteRecord = serde_json::from_str(&row.route).map_err(|_| corrupt("route"))?;
+    let (r, offices) = route.rebuild(row.provider_id, row.front_office_id)?;
+    let calendar = &*state.calendar;
+    let filed = machine::file(r, offices, UserId(row.applicant_user_id), utc_to_almaty(row.filed_at), calendar)
+        .map_err(|_| corrupt("filing"))?;
+    let mut application = Application::Filed(filed);
+    let mut receipt = None;
+    for e in events.iter().filter(|e| e.seq > 0) {
+        let command: Command = serde_json::from_str(&e.payload).map_err(|_| corrupt("command"))?;
+        let principal;
+        let actor = if e.role == Performer::System.as_str() {
+            Actor::System
+        } else {
+            // The membership the actor acted under when the event was recorded: replay does not
+            // depend on the roles they hold today.
+            let role = Role::parse(&e.role).ok_or_else(|| corrupt("role"))?;
+            let (Some(user), Some(org)) = (e.actor_user_id, e.organization_id) else {
+                return Err(corrupt("actor"));
+            };
+            let scope = OrganizationScope {
+                id: OrganizationId(org),
+                region: RegionId(row.region_id),
+                kind: role.organization_kind().unwrap_or(OrganizationKind::Provider),
+            };
+            principal = Principal { user: UserId(user), memberships: vec![Membership { role, organization: Some(scope) }] };
+            Actor::Official(&principal)
+        };
+        application = application.act(command, actor, utc_to_almaty(e.at), calendar).map_err(|_| corrupt("transition"))?;
+        if let Some(r) = receipt_of(&application) {
+            receipt = Some(r.clone());
+        }
+    }
+    Ok(Loaded { row, route, events, application, receipt })
+}
+
+async fn scope_of(state: &AppState, org: i64) -> Result<OrganizationScope, Problem> {
+    let row = state.db.organization(org).await?.ok_or_else(Problem::not_found)?;
+    Ok(row.scope()?)
+}
+
+/// Loads an application the caller may read; another family's application answers 404.
+pub async fn readable(state: &AppState, me: &Authenticated, id: i64) -> Result<Loaded, Problem> {
+    let row = state.db.application(id).await?.ok_or_else(Problem::not_found)?;
+    check_read(state, me, &row).await.map_err(|_| Problem::not_found())?;
+    load(state, id).await
+}
+
+async fn check_read(state: &AppState, me: &Authenticated, row: &ApplicationRow) -> Result<(), Problem> {
+    let provider = scope_of(state, row.provider_id).await?;
+    let front_office = match row.front_office_id {
+        Some(f) => Some(scope_of(state, f).await?),
+        None => None,
+    };
+    authorize(&me.principal, Action::ReadApplication { provider, front_office, applicant: UserId(row.applicant_user_id) })
+        .map_err(|_| Problem::forbidden())
+}
+
+/// A filing, parsed at the boundary.
+pub struct Filing {
+    pub service_id: String,
+    pub region_id: i64,
+    pub channel: String,
+    pub edition: Option<String>,
+    pub provider_id: Option<i64>,
+    /// The applicant present at an office; `None` files for the caller (portal).
+    pub applicant: Option<UserId>,
+    pub documents: Vec<String>,
+}
+
+/// The organization kind the provider-side performers of `route` work in: one kind, or the
+/// route cannot be handled by a single organization.
+fn provider_kind(route: &Route) -> Option<OrganizationKind> {
+    let mut kinds = route.steps().iter().filter(|s| s.organization == Responsible::Provider).filter_map(|s| match s.performer {
+        Performer::Role(r) => r.organization_kind(),
+        Performer::System => None,
+    });
+    let first = kinds.next().unwrap_or(OrganizationKind::Provider);
+    kinds.all(|k| k == first).then_some(first)
+}
+
+/// Files an application: the channel decides who files (the applicant on a portal, an operator
+/// at a State Corporation office, the provider's clerk at its own office). The registration step
+/// opens; steps of the information system run at once.
+pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loaded, Problem> {
+    let def = find_service(state, &f.service_id)?;
+    let region_row = state.db.regions().await?.into_iter().find(|r| r.id == f.region_id).ok_or_else(Problem::not_found)?;
+    let region = region_of_code(&region_row.code).ok_or_else(|| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-no-edition").arg("service", &def.id).arg("region", &region_row.code)
+    })?;
+    let edition = edition_in(def, region, f.edition.as_deref(), StatusCode::UNPROCESSABLE_ENTITY)?;
+    let channel = edition.channel(&f.channel).ok_or_else(|| {
+        let channels: Vec<&str> = edition.channels.iter().map(|c| c.id.as_str()).collect();
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-unknown-channel")
+            .arg("service", &def.id)
+            .arg("region", region.as_str())
+            .arg("channel", &f.channel)
+            .arg("channels", channels.join(", "))
+            .field("channel")
+    })?;
+    for d in &f.documents {
+        if !edition.documents.required.iter().any(|r| &r.id == d) {
+            let known: Vec<&str> = edition.documents.required.iter().map(|r| r.id.as_str()).collect();
+            return Err(Problem::invalid_field("documents", format!("{d} is not a document of this service ({})", known.join(", "))));
+        }
+    }
+    let version = edition_version(def, edition);
+    let route = Route::for_channel(&def.id, &version, edition, &channel.id).map_err(|e| {
+        tracing::error!(service = %def.id, channel = %channel.id, error = %e, "a shipped channel gives no route");
+        Problem::internal()
+    })?;
+
+    // The responsible organization: the one named, or the region's only one of the kind the
+    // route's performers work in.
+    let kind = provider_kind(&route).ok_or_else(|| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-provider").arg("kind", "-").field("provider_id")
+    })?;
+    let wrong_provider = || Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-provider").arg("kind", kind.as_str()).field("provider_id");
+    let provider = match f.provider_id {
+        Some(id) => state.db.organization(id).await?.filter(|o| o.region_id == f.region_id && o.kind == kind.as_str()).ok_or_else(wrong_provider)?,
+        None => {
+            let mut of_kind: Vec<OrganizationRow> =
+                state.db.organizations_of_region(f.region_id).await?.into_iter().filter(|o| o.kind == kind.as_str()).collect();
+            if of_kind.len() != 1 {
+                return Err(wrong_provider());
+            }
+            of_kind.remove(0)
+        }
+    };
+
+    // Who files on this channel.
+    let filer_problem = |who: &str| {
+        Problem::new(StatusCode::FORBIDDEN, "problem-application-filer").arg("channel", &channel.id).arg("who", who)
+    };
+    let (applicant, filed_by, front_office) = match channel.kind {
+        ChannelKind::EgovPortal | ChannelKind::CityPortal => {
+            if f.applicant.is_some() || !me.principal.roles().any(|r| r == Role::Citizen) {
+                return Err(filer_problem(Role::Citizen.as_str()));
+            }
+            authorize(&me.principal, Action::ActAsApplicant(me.user_id())).map_err(|_| Problem::forbidden())?;
+            (me.user_id(), None, None)
+        }
+        ChannelKind::StateCorporation => {
+            let office = me.principal.memberships.iter().find_map(|m| {
+                m.organization.filter(|o| {
+                    m.role == Role::Operator && o.kind == OrganizationKind::StateCorporation && o.region.0 == f.region_id
+                })
+            });
+            let Some(office) = office else { return Err(filer_problem(Role::Operator.as_str())) };
+            authorize(&me.principal, Action::FileAtOffice(office)).map_err(|_| Problem::forbidden())?;
+            let applicant = f.applicant.ok_or_else(|| Problem::invalid_field("applicant_iin", "the applicant's IIN"))?;
+            let office_row = state.db.organization(office.id.0).await?.ok_or_else(Problem::not_found)?;
+            (applicant, Some(me.user_id()), Some(office_row))
+        }
+        ChannelKind::ProviderOffice => {
+            let scope = provider.scope()?;
+            if authorize(&me.principal, Action::FileAtOffice(scope)).is_err() {
+                let who = if kind == OrganizationKind::Kindergarten { Role::KindergartenHead } else { Role::Clerk };
+                return Err(filer_problem(who.as_str()));
+            }
+            let applicant = f.applicant.ok_or_else(|| Problem::invalid_field("applicant_iin", "the applicant's IIN"))?;
+            (applicant, Some(me.user_id()), None)
+        }
+    };
+    let issue_place = front_office.as_ref().unwrap_or(&provider).address.clone();
+    let record = RouteRecord::new(&route, &provider, front_office.as_ref());
+    let route_json = serde_json::to_string(&record).expect("a route record serializes");
+
+    let mut tx = state.db.begin_write(Some(me.user_id()), state.clock.now()).await?;
+    let at = utc_to_almaty(tx.now());
+    let (_, offices) = record.rebuild(provider.id, front_office.as_ref().map(|o| o.id))?;
+    let filed = machine::file(route, offices, applicant, at, &state.calendar).map_err(transition_problem)?;
+    let id = tx
+        .insert_application(&NewApplication {
+            service_id: &def.id,
+            edition: edition.variant_name(),
+            version: &version,
+            route: &route_json,
+            channel: &channel.id,
+            region_id: f.region_id,
+            provider_id: provider.id,
+            front_office_id: front_office.as_ref().map(|o| o.id),
+            applicant_user_id: applicant.0,
+            filed_by: filed_by.map(|u| u.0),
+        })
+        .await?;
+    let docs = FiledDocs(f.documents);
+    let payload = serde_json::to_string(&FiledPayload { channel: channel.id.clone(), documents: docs.0.clone(), issue_place: issue_place.clone() })
+        .expect("a filing serializes");
+    let filer_role = match channel.kind {
+        ChannelKind::EgovPortal | ChannelKind::CityPortal => Role::Citizen,
+        ChannelKind::StateCorporation => Role::Operator,
+        ChannelKind::ProviderOffice if kind == OrganizationKind::Kindergarten => Role::KindergartenHead,
+        ChannelKind::ProviderOffice => Role::Clerk,
+    };
+    let filed_at_org = match channel.kind {
+        ChannelKind::StateCorporation => front_office.as_ref().map(|o| o.id),
+        ChannelKind::ProviderOffice => Some(provider.id),
+        _ => None,
+    };
+    tx.append_application_event(id, &NewApplicationEvent {
+        seq: 0,
+        actor_user_id: Some(me.user_id().0),
+        role: filer_role.as_str(),
+        organization_id: filed_at_org,
+        action: "file",
+        payload: &payload,
+    })
+    .await?;
+    let mut events = 1;
+    let application = run_system_steps(&mut tx, Application::Filed(filed), id, provider.id, &mut events, &issue_place, &state.calendar, &docs).await?;
+    record_state(&mut tx, id, &application).await?;
+    tx.audit(AuditRecord {
+        action: "application.filed",
+        object_type: "application",
+        object_id: id.to_string(),
+        organization_id: Some(provider.id),
+        details: json!({ "service": def.id, "edition": edition.variant_name(), "channel": channel.id, "state": application.state_name() }),
+    })
+    .await?;
+    tx.commit().await?;
+    load(state, id).await
+}
+
+/// The documents a system registration enters in the receipt.
+struct FiledDocs(Vec<String>);
+
+/// Names the edition's text: a change of the definition gives a new version.
+pub fn edition_version(def: &ServiceDefinition, edition: &Edition) -> String {
+    let text = serde_json::to_vec(edition).expect("an edition serializes");
+    let digest = hex::encode(Sha256::digest(&text));
+    format!("{}/{}@{}", def.id, edition.variant_name(), &digest[..12])
+}
+
+/// An action on an application as the API asks for it.
+#[derive(Debug, Clone)]
+pub enum Request {
+    Register { documents: Option<Vec<String>>, issue_place: Option<String> },
+    Assign { executor: UserId },
+    StartProcessing,
+    Prepare(Decision),
+    Sign,
+    Issue,
+    Refuse { grounds: String },
+}
+
+/// Makes one transition, by the caller, on the open step; the information system's steps that
+/// follow run at once.
+pub async fn act(state: &AppState, me: &Authenticated, id: i64, request: Request) -> Result<Loaded, Problem> {
+    let row = state.db.application(id).await?.ok_or_else(Problem::not_found)?;
+    let staff = me.principal.roles().any(|r| r != Role::Citizen);
+    if !staff && check_read(state, me, &row).await.is_err() {
+        return Err(Problem::not_found());
+    }
+    let loaded = load(state, id).await?;
+    let Some(open) = loaded.open_step() else {
+        return Err(out_of_order(request_name(&request), loaded.application.state_name()));
+    };
+    let step = &loaded.application.case().route().steps()[open];
+    let org = match step.organization {
+        Responsible::Provider => row.provider_id,
+        Responsible::FrontOffice => row.front_office_id.ok_or_else(|| corrupt("front office"))?,
+    };
+    authorize(&me.principal, Action::ActOnApplication(scope_of(state, org).await?)).map_err(|_| Problem::forbidden())?;
+    let role = step.performer;
+
+    if let Request::Assign { executor } = &request {
+        check_executor(state, &loaded, *executor).await?;
+    }
+    let issue_place = loaded.events.first().and_then(|e| serde_json::from_str::<FiledPayload>(&e.payload).ok()).map(|p| p.issue_place).unwrap_or_default();
+    let filed_docs = loaded.filed_documents();
+
+    let mut tx = state.db.begin_write(Some(me.user_id()), state.clock.now()).await?;
+    let at = utc_to_almaty(tx.now());
+    let command = match request {
+        Request::Register { documents, issue_place: place } => {
+            // Registration is only ever the next action of a filed application; anything else is
+            // refused by the step machine before a journal number is spent.
+            let number = if matches!(loaded.application, Application::Filed(_)) {
+                journal_number(&mut tx, row.provider_id, at).await?
+            } else {
+                JournalNumber(0)
+            };
+            Command::Register(Intake {
+                number,
+                documents: documents.unwrap_or_else(|| filed_docs.clone()),
+                issue_place: place.unwrap_or_else(|| issue_place.clone()),
+            })
+        }
+        Request::Assign { executor } => Command::Assign { executor },
+        Request::StartProcessing => Command::StartProcessing,
+        Request::Prepare(d) => Command::Prepare(d),
+        Request::Sign => Command::Sign,
+        Request::Issue => Command::Issue,
+        Request::Refuse { grounds } => Command::Refuse { grounds },
+    };
+    let payload = serde_json::to_string(&command).expect("a command serializes");
+    let action = command.name();
+    let mut seq = loaded.next_seq();
+    let next = loaded.application.act(command, &me.principal, at, &state.calendar).map_err(|r| transition_problem(r.error))?;
+    tx.append_application_event(id, &NewApplicationEvent {
+        seq,
+        actor_user_id: Some(me.user_id().0),
+        role: role.as_str(),
+        organization_id: Some(org),
+        action,
+        payload: &payload,
+    })
+    .await
+    .map_err(conflict_as_out_of_order)?;
+    seq += 1;
+    let next = run_system_steps(&mut tx, next, id, row.provider_id, &mut seq, &issue_place, &state.calendar, &FiledDocs(filed_docs)).await?;
+    record_state(&mut tx, id, &next).await?;
+    tx.audit(AuditRecord {
+        action: "application.acted",
+        object_type: "application",
+        object_id: id.to_string(),
+        organization_id: Some(org),
+        details: json!({ "action": action, "role": role.as_str(), "step": open, "state": next.state_name() }),
+    })
+    .await?;
+    tx.commit().await?;
+    load(state, id).await
+}
+
+fn request_name(r: &Request) -> &'static str {
+    match r {
+        Request::Register { .. } => "register",
+        Request::Assign { .. } => "assign",
+        Request::StartProcessing => "start_processing",
+        Request::Prepare(_) => "prepare",
+        Request::Sign => "sign",
+        Request::Issue => "issue",
+        Request::Refuse { .. } => "refuse",
+    }
+}
+
+fn out_of_order(action: &str, state: &str) -> Problem {
+    Problem::new(StatusCode::CONFLICT, "problem-application-out-of-order").arg("action", action).arg("state", state)
+}
+
+fn conflict_as_out_of_order(e: StoreError) -> Problem {
+    match e {
+        StoreError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "problem-application-changed"),
+        e => e.into(),
+    }
+}
+
+/// The next number of the provider's journal, in the Almaty local year of registration.
+async fn journal_number(tx: &mut WriteTx, provider: i64, at: PrimitiveDateTime) -> Result<JournalNumber, Problem> {
+    let n = tx.next_journal_number(provider, i64::from(at.year())).await?;
+    let n = u32::try_from(n).map_err(|_| corrupt("journal number"))?;
+    Ok(JournalNumber(n))
+}
+
+/// The executor named by the head's resolution must hold the executor's role in the provider.
+async fn check_executor(state: &AppState, loaded: &Loaded, executor: UserId) -> Result<(), Problem> {
+    let route = loaded.application.case().route();
+    let Some(step) = route.steps().iter().find(|s| s.closes >= Milestone::Preparation) else {
+        return Ok(());
+    };
+    let Performer::Role(role) = step.performer else { return Ok(()) };
+    let holds = state
+        .db
+        .memberships(executor)
+        .await?
+        .iter()
+        .any(|m| m.role == role && m.organization.is_some_and(|o| o.id.0 == loaded.row.provider_id));
+    if holds {
+        Ok(())
+    } else {
+        Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-executor").arg("role", role.as_str()).field("executor_id"))
+    }
+}
+
+/// Runs the steps the regulation gives to the information system (a portal request registered
+/// on arrival, a result sent to the personal cabinet) as soon as they open.
+#[allow(clippy::too_many_arguments)]
+async fn run_system_steps(
+    tx: &mut WriteTx,
+    mut application: Application,
+    id: i64,
+    provider: i64,
+    seq: &mut i64,
+    issue_place: &str,
+    calendar: &Calendar,
+    docs: &FiledDocs,
+) -> Result<Application, Problem> {
+    loop {
+        if application.is_closed() {
+            return Ok(application);
+        }
+        let case = application.case();
+        let open = case.timings().len() - 1;
+        if case.route().steps()[open].performer != Performer::System {
+            return Ok(application);
+        }
+        let at = utc_to_almaty(tx.now());
+        let command = match &application {
+            Application::Filed(_) => Command::Register(Intake {
+                number: journal_number(tx, provider, at).await?,
+                documents: docs.0.clone(),
+                issue_place: issue_place.to_owned(),
+            }),
+            Application::Prepared(_) => Command::Sign,
+            Application::Signed(_) => Command::Issue,
+            // No shipped route gives the system a resolution or the executor's work.
+            _ => return Ok(application),
+        };
+        let payload = serde_json::to_string(&command).expect("a command serializes");
+        let action = command.name();
+        application = application.act(command, Actor::System, at, calendar).map_err(|r| transition_problem(r.error))?;
+        tx.append_application_event(id, &NewApplicationEvent {
+            seq: *seq,
+            actor_user_id: None,
+            role: Performer::System.as_str(),
+            organization_id: Some(provider),
+            action,
+            payload: &payload,
+        })
+        .await
+        .map_err(conflict_as_out_of_order)?;
+        *seq += 1;
+    }
+}
+
+/// The instant after which a step due at `due` is overdue: a day-due step has its whole day.
+pub fn overdue_after(due: Due) -> OffsetDateTime {
+    match due {
+        Due::Day(day) => almaty_to_utc(day.next_day().unwrap_or(day).midnight()),
+        Due::Moment(m) => almaty_to_utc(m),
+    }
+}
+
+async fn record_state(tx: &mut WriteTx, id: i64, a: &Application) -> Result<(), Problem> {
+    let case = a.case();
+    let open = (!a.is_closed()).then(|| case.timings().len() - 1);
+    let due = open.and_then(|i| case.timings()[i].due);
+    let due_text = due.map(|d| d.to_string());
+    let journal = receipt_of(a).map(|r| (i64::from(r.accepted_at.year()), i64::from(r.number.0)));
+    let (result, grounds) = match a {
+        Application::Issued(s) => (Some(s.result()), None),
+        Application::Refused(s) => (None, Some(s.grounds())),
+        _ => (None, None),
+    };
+    tx.set_application_state(id, &ApplicationState {
+        state: a.state_name(),
+        journal,
+        current_step: open.map(|i| i as i64),
+        current_due: due_text.as_deref(),
+        overdue_after: due.map(overdue_after),
+        closed_at: a.is_closed().then(|| tx.now()),
+        result,
+        grounds,
+    })
+    .await?;
+    Ok(())
+}
+
+/// The problem a refused transition answers with: 403 for who, 409 for when, 422 for what.
+pub fn transition_problem(e: TransitionError) -> Problem {
+    match e {
+        TransitionError::NotPerformer { clause, required } => Problem::new(StatusCode::FORBIDDEN, "problem-application-not-performer")
+            .arg("clause", clause)
+            .arg("role", required.as_str()),
+        TransitionError::NotAssignee => Problem::new(StatusCode::FORBIDDEN, "problem-application-not-assignee"),
+        TransitionError::OutOfOrder { attempted, state } => out_of_order(attempted, state),
+        TransitionError::BeforePrevious => Problem::new(StatusCode::CONFLICT, "problem-application-changed"),
+        TransitionError::RefusalNotAllowed { clause } => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-refusal-not-allowed").arg("clause", clause)
+        }
+        TransitionError::UnknownGround { clause, grounds } => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-unknown-ground").arg("clause", clause).arg("grounds", grounds)
+        }
+        TransitionError::UnknownResult(result) => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-unknown-result").arg("result", result)
+        }
+        TransitionError::Calendar(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-calendar"),
+        TransitionError::NoFrontOffice => corrupt("front office"),
+    }
+}
+
+/// The applications an organization handles, each replayed; with `overdue_only`, those with a
+/// step past its due point now.
+pub async fn work_list(state: &AppState, me: &Authenticated, org: i64, overdue_only: bool) -> Result<Vec<Loaded>, Problem> {
+    let scope = scope_of(state, org).await?;
+    authorize(&me.principal, Action::ReadWorkList(scope)).map_err(|_| Problem::forbidden())?;
+    let now = utc_to_almaty(state.clock.now());
+    let mut out = Vec::new();
+    for row in state.db.applications_of_organization(org, overdue_only).await? {
+        let loaded = load(state, row.id).await?;
+        if !overdue_only || !machine::overdue_steps(loaded.application.case(), now).is_empty() {
+            out.push(loaded);
+        }
+    }
+    Ok(out)
+}
+
+/// The caller's own applications, newest first.
+pub async fn of_applicant(state: &AppState, me: &Authenticated) -> Result<Vec<Loaded>, Problem> {
+    let mut out = Vec::new();
+    for row in state.db.applications_of_applicant(me.user_id().0).await? {
+        out.push(load(state, row.id).await?);
+    }
+    Ok(out)
+}
