@@ -93,7 +93,9 @@ pub struct Identity {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity").field("placeholder", &self.placeholder).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("placeholder", &self.placeholder)
+            .finish_non_exhaustive()
     }
 }
 
@@ -221,8 +223,17 @@ pub fn plan_csv(
             };
             let name_kk = required("name_kk", &f[2])?;
             let name_ru = required("name_ru", &f[3])?;
-            let name_en = if f[4].is_empty() { name_ru.clone() } else { f[4].clone() };
-            Ok(Kindergarten { external_id: id, bin, names: [name_kk, name_ru, name_en], address: f[5].clone() })
+            let name_en = if f[4].is_empty() {
+                name_ru.clone()
+            } else {
+                f[4].clone()
+            };
+            Ok(Kindergarten {
+                external_id: id,
+                bin,
+                names: [name_kk, name_ru, name_en],
+                address: f[5].clone(),
+            })
         });
         b.kindergarten(kindergartens.name, line, raw_id, r);
     })?;
@@ -232,9 +243,17 @@ pub fn plan_csv(
             let capacity = count("capacity", &f[3])?;
             let enrolled = count("enrolled", &f[4])?;
             if enrolled > capacity {
-                return Err(format!("enrolled {enrolled} is more than the capacity {capacity}"));
+                return Err(format!(
+                    "enrolled {enrolled} is more than the capacity {capacity}"
+                ));
             }
-            Ok(Group { kindergarten: external_id("kindergarten_id", &f[0])?, band: f[1].clone(), language: language(&f[2])?, capacity, enrolled })
+            Ok(Group {
+                kindergarten: external_id("kindergarten_id", &f[0])?,
+                band: f[1].clone(),
+                language: language(&f[2])?,
+                capacity,
+                enrolled,
+            })
         });
         b.group(groups.name, line, r);
     })?;
@@ -263,18 +282,28 @@ pub fn plan_csv(
                 "father" => Relation::Father,
                 "guardian" => Relation::Guardian,
                 "representative" => Relation::Representative,
-                other => return Err(format!("relation {other:?} is not mother, father, guardian or representative")),
+                other => {
+                    return Err(format!(
+                        "relation {other:?} is not mother, father, guardian or representative"
+                    ));
+                }
             };
             let claim = if f[11].is_empty() {
                 if !f[12].is_empty() || !f[13].is_empty() {
-                    return Err("evidence or category_expires_on given without a category".to_owned());
+                    return Err(
+                        "evidence or category_expires_on given without a category".to_owned()
+                    );
                 }
                 None
             } else {
                 Some(Claim {
                     category: f[11].clone(),
                     evidence_ref: required("evidence", &f[12])?,
-                    expires_on: if f[13].is_empty() { None } else { Some(date("category_expires_on", &f[13])?) },
+                    expires_on: if f[13].is_empty() {
+                        None
+                    } else {
+                        Some(date("category_expires_on", &f[13])?)
+                    },
                 })
             };
             Ok(Child {
@@ -293,7 +322,11 @@ pub fn plan_csv(
                     placeholder: false,
                 },
                 claim,
-                sibling: if f[14].is_empty() { None } else { Some(f[14].clone()) },
+                sibling: if f[14].is_empty() {
+                    None
+                } else {
+                    Some(f[14].clone())
+                },
                 preferences: split_preferences(&f[15])?,
             })
         });
@@ -315,7 +348,10 @@ pub fn plan_instance(
     classes: &ClassMapping,
     now: OffsetDateTime,
 ) -> Result<Plan, FileError> {
-    let meta = parse_meta(meta).map_err(|e| FileError { file: e.file.clone(), problem: e.problem.to_string() })?;
+    let meta = parse_meta(meta).map_err(|e| FileError {
+        file: e.file.clone(),
+        problem: e.problem.to_string(),
+    })?;
     let mut b = Builder::new(state);
     for_each_row(kindergartens, BENCH_KINDERGARTENS_HEADER, |line, f| {
         b.plan.rows_read += 1;
@@ -338,7 +374,13 @@ pub fn plan_instance(
         let r = f.and_then(|f| {
             positive("group_id", &f[0])?;
             let free = count("free_places", &f[4])?;
-            Ok(Group { kindergarten: external_id("kindergarten_id", &f[1])?, band: f[2].clone(), language: language(&f[3])?, capacity: free, enrolled: 0 })
+            Ok(Group {
+                kindergarten: external_id("kindergarten_id", &f[1])?,
+                band: f[2].clone(),
+                language: language(&f[3])?,
+                capacity: free,
+                enrolled: 0,
+            })
         });
         b.group(groups.name, line, r);
     })?;
@@ -349,10 +391,17 @@ pub fn plan_instance(
         let r = f.and_then(|f| {
             let id = positive("child_id", &f[0])?;
             let birth_date = date("birth_date", &f[1])?;
-            let registered_at = OffsetDateTime::parse(&f[3], &Rfc3339)
-                .map_err(|_| format!("registered_at {:?} is not a time (YYYY-MM-DDTHH:MM:SSZ)", f[3]))?;
+            let registered_at = OffsetDateTime::parse(&f[3], &Rfc3339).map_err(|_| {
+                format!(
+                    "registered_at {:?} is not a time (YYYY-MM-DDTHH:MM:SSZ)",
+                    f[3]
+                )
+            })?;
             if registered_at >= round_start || registered_at > now {
-                return Err(format!("registered_at {} is not before the round date {}", f[3], meta.round_date));
+                return Err(format!(
+                    "registered_at {} is not before the round date {}",
+                    f[3], meta.round_date
+                ));
             }
             let claim = match f[5].as_str() {
                 "0" => None,
@@ -360,7 +409,11 @@ pub fn plan_instance(
                 "2" => Some(&classes.out_of_turn),
                 other => return Err(format!("priority {other:?} must be 0, 1 or 2")),
             }
-            .map(|code| Claim { category: code.clone(), evidence_ref: format!("imported priority class {}", f[5]), expires_on: None });
+            .map(|code| Claim {
+                category: code.clone(),
+                evidence_ref: format!("imported priority class {}", f[5]),
+                expires_on: None,
+            });
             Ok(Child {
                 external_id: f[0].clone(),
                 registration_no: positive("registration_no", &f[4])?,
@@ -370,7 +423,11 @@ pub fn plan_instance(
                 desired_start: meta.rules.reference_date,
                 identity: placeholder_identity(id, birth_date, &mut used_iins)?,
                 claim,
-                sibling: if f[6].is_empty() { None } else { Some(f[6].clone()) },
+                sibling: if f[6].is_empty() {
+                    None
+                } else {
+                    Some(f[6].clone())
+                },
                 preferences: split_preferences(&f[7])?,
             })
         });
@@ -383,7 +440,11 @@ pub fn plan_instance(
 /// for its real birth date (so the registration rules hold) and unused in the region; the
 /// applicant's IIN has a birth date in the 19th century, so it cannot be a living person's;
 /// every child has its own applicant. Deterministic: the same rows give the same numbers.
-fn placeholder_identity(id: i64, birth: Date, used: &mut HashSet<String>) -> Result<Identity, String> {
+fn placeholder_identity(
+    id: i64,
+    birth: Date,
+    used: &mut HashSet<String>,
+) -> Result<Identity, String> {
     let sex = if id % 2 == 0 { Sex::Female } else { Sex::Male };
     let start = (id.unsigned_abs() % 10_000) as u16;
     let child_iin = (0..10_000u16)
@@ -441,7 +502,11 @@ impl<'s> Builder<'s> {
     }
 
     fn reject(&mut self, file: &str, line: usize, reason: String) {
-        self.plan.rejected.push(Rejection { file: file.to_owned(), line, reason });
+        self.plan.rejected.push(Rejection {
+            file: file.to_owned(),
+            line,
+            reason,
+        });
     }
 
     fn known_kindergarten(&self, id: &str) -> Result<(), String> {
@@ -450,12 +515,20 @@ impl<'s> Builder<'s> {
         } else if self.seen_kindergartens.contains(id) {
             Err(format!("kindergarten {id} was rejected"))
         } else {
-            Err(format!("kindergarten {id} is neither in the file nor imported before"))
+            Err(format!(
+                "kindergarten {id} is neither in the file nor imported before"
+            ))
         }
     }
 
     /// `raw_id`: the row's first field, so that rows naming a rejected kindergarten say so.
-    fn kindergarten(&mut self, file: &str, line: usize, raw_id: Option<String>, row: Result<Kindergarten, String>) {
+    fn kindergarten(
+        &mut self,
+        file: &str,
+        line: usize,
+        raw_id: Option<String>,
+        row: Result<Kindergarten, String>,
+    ) {
         let r = row.and_then(|k| {
             if !self.seen_kindergartens.insert(k.external_id.clone()) {
                 return Err(format!("kindergarten {} is listed twice", k.external_id));
@@ -481,7 +554,7 @@ impl<'s> Builder<'s> {
     fn group(&mut self, file: &str, line: usize, row: Result<Group, String>) {
         let r = row.and_then(|g| {
             self.known_kindergarten(&g.kindergarten)?;
-            if !self.state.bands.iter().any(|b| *b == g.band) {
+            if !self.state.bands.contains(&g.band) {
                 return Err(format!("band {:?} is not one of the region's bands ({})", g.band, self.state.bands.join(", ")));
             }
             let key = (g.kindergarten.clone(), g.band.clone(), g.language);
@@ -510,7 +583,9 @@ impl<'s> Builder<'s> {
             }
             let age = age_on(c.birth_date, as_of);
             if age >= MAX_AGE_YEARS {
-                return Err(format!("the child is {age} years old on {as_of}; the queue takes children under 7"));
+                return Err(format!(
+                    "the child is {age} years old on {as_of}; the queue takes children under 7"
+                ));
             }
             if c.registered_at.date() < c.birth_date {
                 return Err("registered_at is before the birth date".to_owned());
@@ -522,10 +597,16 @@ impl<'s> Builder<'s> {
                 return Err(format!("child {} is listed twice", c.external_id));
             }
             if self.state.registration_nos.contains(&c.registration_no) {
-                return Err(format!("registration_no {} is already used in the region", c.registration_no));
+                return Err(format!(
+                    "registration_no {} is already used in the region",
+                    c.registration_no
+                ));
             }
             if let Some(first) = self.registration_nos.get(&c.registration_no) {
-                return Err(format!("registration_no {} is already on line {first}", c.registration_no));
+                return Err(format!(
+                    "registration_no {} is already on line {first}",
+                    c.registration_no
+                ));
             }
             let iin = c.identity.child_iin.as_string();
             if !c.identity.placeholder && self.state.active_child_iins.contains(&iin) {
@@ -535,21 +616,30 @@ impl<'s> Builder<'s> {
                 return Err(format!("the child's IIN is already on line {first}"));
             }
             if c.preferences.is_empty() || c.preferences.len() > self.state.max_preferences {
-                return Err(format!("list between 1 and {} kindergartens", self.state.max_preferences));
+                return Err(format!(
+                    "list between 1 and {} kindergartens",
+                    self.state.max_preferences
+                ));
             }
             for (i, k) in c.preferences.iter().enumerate() {
                 if c.preferences[..i].contains(k) {
-                    return Err(format!("kindergarten {k} is listed twice in the preferences"));
+                    return Err(format!(
+                        "kindergarten {k} is listed twice in the preferences"
+                    ));
                 }
                 self.known_kindergarten(k)?;
             }
             if let Some(s) = &c.sibling {
-                self.known_kindergarten(s).map_err(|e| format!("sibling_kindergarten_id: {e}"))?;
+                self.known_kindergarten(s)
+                    .map_err(|e| format!("sibling_kindergarten_id: {e}"))?;
             }
             if let Some(claim) = &c.claim
                 && !self.state.categories.contains_key(&claim.category)
             {
-                return Err(format!("category {:?} is not a priority category of the region", claim.category));
+                return Err(format!(
+                    "category {:?} is not a priority category of the region",
+                    claim.category
+                ));
             }
             Ok((c, iin))
         });
@@ -569,7 +659,11 @@ impl<'s> Builder<'s> {
 }
 
 fn required(column: &str, v: &str) -> Result<String, String> {
-    if v.trim().is_empty() { Err(format!("{column} is empty")) } else { Ok(v.trim().to_owned()) }
+    if v.trim().is_empty() {
+        Err(format!("{column} is empty"))
+    } else {
+        Ok(v.trim().to_owned())
+    }
 }
 
 fn external_id(column: &str, v: &str) -> Result<String, String> {
@@ -607,18 +701,30 @@ fn split_preferences(v: &str) -> Result<Vec<String>, String> {
     if v.is_empty() {
         return Ok(Vec::new());
     }
-    v.split(';').map(|p| external_id("preferences", p)).collect()
+    v.split(';')
+        .map(|p| external_id("preferences", p))
+        .collect()
 }
 
 /// Checks the header, then calls `row` with the line number and the fields of each data line
 /// (or why they could not be read: that row alone is rejected). Fields may be quoted (`"..."`,
 /// a quote inside doubled).
-fn for_each_row(file: SourceFile<'_>, header: &str, mut row: impl FnMut(usize, Result<&[String], String>)) -> Result<(), FileError> {
-    let err = |problem: String| FileError { file: file.name.to_owned(), problem };
+fn for_each_row(
+    file: SourceFile<'_>,
+    header: &str,
+    mut row: impl FnMut(usize, Result<&[String], String>),
+) -> Result<(), FileError> {
+    let err = |problem: String| FileError {
+        file: file.name.to_owned(),
+        problem,
+    };
     let text = std::str::from_utf8(file.bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split('\n').enumerate();
-    let first = lines.next().map(|(_, l)| l.trim_end_matches('\r')).unwrap_or("");
+    let first = lines
+        .next()
+        .map(|(_, l)| l.trim_end_matches('\r'))
+        .unwrap_or("");
     if first != header {
         return Err(err(format!("header is {first:?}, expected {header:?}")));
     }
@@ -630,7 +736,10 @@ fn for_each_row(file: SourceFile<'_>, header: &str, mut row: impl FnMut(usize, R
         }
         match split_fields(line) {
             Ok(fields) if fields.len() == width => row(i + 1, Ok(&fields)),
-            Ok(fields) => row(i + 1, Err(format!("{} fields, expected {width}", fields.len()))),
+            Ok(fields) => row(
+                i + 1,
+                Err(format!("{} fields, expected {width}", fields.len())),
+            ),
             Err(e) => row(i + 1, Err(e)),
         }
     }
@@ -686,14 +795,21 @@ mod tests {
     use time::macros::{date, datetime};
 
     fn src<'a>(name: &'a str, text: &'a str) -> SourceFile<'a> {
-        SourceFile { name, bytes: text.as_bytes() }
+        SourceFile {
+            name,
+            bytes: text.as_bytes(),
+        }
     }
 
     fn state() -> RegionState {
         RegionState {
-            bands: ["1-2", "2-3", "3-4", "4-5", "5-6"].map(str::to_owned).to_vec(),
+            bands: ["1-2", "2-3", "3-4", "4-5", "5-6"]
+                .map(str::to_owned)
+                .to_vec(),
             max_preferences: 5,
-            categories: [("large-family".to_owned(), 1), ("out".to_owned(), 2)].into_iter().collect(),
+            categories: [("large-family".to_owned(), 1), ("out".to_owned(), 2)]
+                .into_iter()
+                .collect(),
             ..RegionState::default()
         }
     }
@@ -703,11 +819,17 @@ mod tests {
     const CHILDREN: &str = "child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district";
 
     fn instance(kindergartens: &str, children: &str) -> Plan {
-        let classes = ClassMapping { first: "large-family".into(), out_of_turn: "out".into() };
+        let classes = ClassMapping {
+            first: "large-family".into(),
+            out_of_turn: "out".into(),
+        };
         plan_instance(
             src("meta.json", META),
             src("kindergartens.csv", kindergartens),
-            src("groups.csv", "group_id,kindergarten_id,band,language,free_places\n"),
+            src(
+                "groups.csv",
+                "group_id,kindergarten_id,band,language,free_places\n",
+            ),
             src("children.csv", children),
             &state(),
             &classes,
@@ -718,7 +840,10 @@ mod tests {
 
     #[test]
     fn quoted_fields_keep_their_commas_and_quotes() {
-        assert_eq!(split_fields(r#"a,"b, c","say ""hi""",,"#).unwrap(), ["a", "b, c", "say \"hi\"", "", ""]);
+        assert_eq!(
+            split_fields(r#"a,"b, c","say ""hi""",,"#).unwrap(),
+            ["a", "b, c", "say \"hi\"", "", ""]
+        );
         assert!(split_fields(r#"a,"open"#).is_err());
         assert!(split_fields(r#""x"y,z"#).is_err());
     }
@@ -732,10 +857,17 @@ mod tests {
         let plan = instance(kg, &children);
         assert_eq!(plan.rejected, []);
         assert_eq!(plan.new_kindergartens.len(), 2);
-        let classes: Vec<Option<&str>> = plan.children.iter().map(|c| c.claim.as_ref().map(|c| c.category.as_str())).collect();
+        let classes: Vec<Option<&str>> = plan
+            .children
+            .iter()
+            .map(|c| c.claim.as_ref().map(|c| c.category.as_str()))
+            .collect();
         assert_eq!(classes, [None, Some("large-family"), Some("out")]);
         let c = &plan.children[1];
-        assert_eq!((c.registration_no, c.registered_at, c.desired_start), (3, datetime!(2022-03-01 10:00 UTC), date!(2025 - 09 - 01)));
+        assert_eq!(
+            (c.registration_no, c.registered_at, c.desired_start),
+            (3, datetime!(2022-03-01 10:00 UTC), date!(2025 - 09 - 01))
+        );
         assert_eq!(c.sibling.as_deref(), Some("2"));
         for c in &plan.children {
             assert!(c.identity.placeholder);
@@ -743,9 +875,17 @@ mod tests {
             assert!(c.identity.applicant_iin.birth_date().year() < 1900);
         }
         // Two children born the same day get different IINs; the same input gives the same ones.
-        assert_ne!(plan.children[1].identity.child_iin, plan.children[2].identity.child_iin);
+        assert_ne!(
+            plan.children[1].identity.child_iin,
+            plan.children[2].identity.child_iin
+        );
         let again = instance(kg, &children);
-        assert!(plan.children.iter().zip(&again.children).all(|(a, b)| a.identity == b.identity));
+        assert!(
+            plan.children
+                .iter()
+                .zip(&again.children)
+                .all(|(a, b)| a.identity == b.identity)
+        );
     }
 
     #[test]
@@ -778,8 +918,14 @@ mod tests {
 
     #[test]
     fn a_wrong_header_stops_the_import_naming_the_file() {
-        let e = plan_csv(src("kindergartens.csv", "id,name\n"), src("groups.csv", GROUPS_HEADER), src("children.csv", CHILDREN_HEADER), &state(), datetime!(2026-11-25 12:00 UTC))
-            .unwrap_err();
+        let e = plan_csv(
+            src("kindergartens.csv", "id,name\n"),
+            src("groups.csv", GROUPS_HEADER),
+            src("children.csv", CHILDREN_HEADER),
+            &state(),
+            datetime!(2026-11-25 12:00 UTC),
+        )
+        .unwrap_err();
         assert_eq!(e.file, "kindergartens.csv");
         assert!(e.problem.starts_with("header is \"id,name\""));
     }
