@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod allocate;
+mod bench_queue;
 mod calendar_cmd;
 mod catalog_cmd;
 mod import_cmd;
@@ -41,6 +42,9 @@ enum Command {
     CheckRound(allocate::CheckRoundArgs),
     /// Benchmark the allocator on generated instances (needs python3 with numpy).
     Bench(allocate::BenchArgs),
+    /// Benchmark one allocation round of a generated city-sized region end to end through the
+    /// database (SQLite, or PostgreSQL with --postgres), printing each phase's time.
+    BenchQueue(bench_queue::BenchQueueArgs),
     /// Import data: `kezek import registry person|entity|notary FILE.csv`, `kezek import queue`.
     Import(import_cmd::ImportArgs),
     /// Recorded allocation rounds: export as instance files, replay.
@@ -64,6 +68,7 @@ fn main() -> anyhow::Result<()> {
         Command::Allocate(args) => allocate::run_allocate(args),
         Command::CheckRound(args) => allocate::run_check_round(args),
         Command::Bench(args) => allocate::run_bench(args),
+        Command::BenchQueue(args) => bench_queue::run(args),
         Command::Import(args) => import_cmd::run(args),
         Command::Round(args) => round_cmd::run(args),
         Command::Catalog(args) => catalog_cmd::run(args),

@@ -92,6 +92,13 @@ pub struct ClaimRow {
     pub reason: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct PositionContextRow {
+    seq: i64,
+    #[sqlx(flatten)]
+    settings: QueueSettingsRow,
+}
+
 /// A waiting child as a round or a position read needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WaitingRow {
@@ -199,6 +206,33 @@ impl QueueLogRow {
     }
 }
 
+
+/// Most values bound in one multi-row statement: below SQLite's limit of 32,766 and
+/// PostgreSQL's of 65,535.
+const MAX_BINDS: usize = 30_000;
+
+/// The rows of a multi-row statement: `rows` times `row` applied to the placeholders of that
+/// row's `per_row` values, numbered after the `shared` ones.
+fn rows_sql(rows: usize, shared: usize, per_row: usize, row: impl Fn(&[String]) -> String) -> String {
+    let mut out = String::with_capacity(rows * (per_row * 8 + 4));
+    let mut v = Vec::with_capacity(per_row);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        v.clear();
+        v.extend((0..per_row).map(|c| format!("${}", shared + r * per_row + c + 1)));
+        out.push_str(&row(&v));
+    }
+    out
+}
+
+/// A queue-log event to append: `payload` is compact JSON without personal data.
+pub struct NewQueueEvent<'a> {
+    pub kind: &'a str,
+    pub child_ref: Option<String>,
+    pub payload: String,
+}
 
 macro_rules! entry_select {
     ($tail:literal) => {
@@ -313,6 +347,37 @@ impl Db {
         Ok(on_pool!(self, p => sqlx::query_as(
             "SELECT region_id, seq, at, kind, child_ref, payload, prev_hash, hash FROM queue_log \
              WHERE region_id = $1 AND seq > $2 ORDER BY seq LIMIT $3").bind(region).bind(after).bind(limit).fetch_all(p).await)?)
+    }
+
+    /// The region's queue settings with the sequence number of its queue-log head (0 before
+    /// the first event), in one query: what a position read checks its cached index against.
+    pub async fn queue_position_context(&self, region: i64) -> Result<Option<(i64, QueueSettingsRow)>> {
+        let row: Option<PositionContextRow> = on_pool!(self, p => sqlx::query_as(
+            "SELECT COALESCE(h.seq, 0) AS seq, s.region_id, s.max_preferences, s.bands, s.ranking, s.referral_term_amount, \
+             s.referral_term_unit, s.on_decline, s.on_expiry \
+             FROM queue_settings s LEFT JOIN queue_log_head h ON h.region_id = s.region_id WHERE s.region_id = $1")
+            .bind(region).fetch_optional(p).await)?;
+        Ok(row.map(|r| (r.seq, r.settings)))
+    }
+
+    /// The groups of one band and language at some of a region's kindergartens, with the places
+    /// held by live referrals (as [`Db::groups_with_holds`] counts them).
+    pub async fn position_groups(&self, region: i64, kindergartens: &[i64], band: &str, language: &str) -> Result<Vec<FreeGroupRow>> {
+        let sql = format!(
+            "SELECT g.id, g.organization_id, g.age_band, g.language, g.capacity, g.enrolled, \
+             (SELECT COUNT(*) FROM referrals r WHERE r.group_id = g.id AND r.status IN ('open', 'accepted')) AS held \
+             FROM kindergarten_groups g JOIN organizations o ON o.id = g.organization_id \
+             WHERE o.region_id = $1 AND o.kind = 'kindergarten' AND g.age_band = $2 AND g.language = $3 \
+             AND g.organization_id IN ({}) ORDER BY g.id",
+            rows_sql(kindergartens.len(), 3, 1, |v| v[0].clone())
+        );
+        Ok(on_pool!(self, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(region).bind(band).bind(language);
+            for k in kindergartens {
+                q = q.bind(*k);
+            }
+            q.fetch_all(p).await
+        })?)
     }
 
     pub async fn queue_log_head(&self, region: i64) -> Result<(i64, String)> {
@@ -515,6 +580,102 @@ impl WriteTx {
             .bind(referral).bind(entry).bind(group).bind(contract_no).bind(contract_date).bind(now).bind(by)
             .execute(c).await.map(|r| r.rows_affected())).map_err(conflict_as("enrolment under this referral"))?;
         Ok(true)
+    }
+
+    /// Issues the referrals of a round, a few thousand rows per statement (a round of a city
+    /// issues tens of thousands); returns (entry, referral) pairs. A child who already holds a
+    /// live referral is a conflict, as in [`WriteTx::insert_referral`].
+    pub async fn insert_round_referrals(&mut self, round: i64, assigned: &[(i64, i64)], expires_on: Date) -> Result<Vec<(i64, i64)>> {
+        let now = self.now();
+        let mut out = Vec::with_capacity(assigned.len());
+        for chunk in assigned.chunks(MAX_BINDS / 2) {
+            // $1..$3 are shared by every row; each row adds its entry and group.
+            let sql = format!(
+                "INSERT INTO referrals (round_id, entry_id, group_id, issued_at, expires_on, status) VALUES {} RETURNING entry_id, id",
+                rows_sql(chunk.len(), 3, 2, |v| format!("($1, {}, {}, $2, $3, 'open')", v[0], v[1]))
+            );
+            let ids: Vec<(i64, i64)> = on_tx!(&mut self.tx, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false).bind(round).bind(now).bind(expires_on);
+                for (entry, group) in chunk {
+                    q = q.bind(*entry).bind(*group);
+                }
+                q.fetch_all(c).await
+            })
+            .map_err(conflict_as("live referral of this child"))?;
+            out.extend(ids);
+        }
+        Ok(out)
+    }
+
+    /// Moves waiting entries to `referred` in a few statements; returns (id, log salt, child
+    /// IIN) of each entry moved, for its queue-log reference. An entry that was no longer
+    /// waiting is simply not returned: the caller compares the counts.
+    pub async fn refer_waiting_entries(&mut self, entries: &[i64]) -> Result<Vec<(i64, String, String)>> {
+        let mut out = Vec::with_capacity(entries.len());
+        for chunk in entries.chunks(MAX_BINDS) {
+            let sql = format!(
+                "UPDATE queue_entries SET status = 'referred', status_reason = '' WHERE status = 'waiting' AND id IN ({}) \
+                 RETURNING id, log_salt, child_iin",
+                rows_sql(chunk.len(), 0, 1, |v| v[0].clone())
+            );
+            let moved: Vec<(i64, String, String)> = on_tx!(&mut self.tx, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(c).await
+            })
+            .map_err(conflict_as("active registration of this child in the region"))?;
+            out.extend(moved);
+        }
+        Ok(out)
+    }
+
+    /// Appends events to the region's queue log in order, each chained to the one before it
+    /// exactly as [`WriteTx::append_queue_event`] would, but with one head update and a few
+    /// multi-row inserts for the lot. Returns the last sequence number (the head's if empty).
+    pub async fn append_queue_events(&mut self, region: i64, events: &[NewQueueEvent<'_>]) -> Result<i64> {
+        let n = events.len() as i64;
+        // Takes the head row's lock first (PostgreSQL) and reserves the sequence numbers.
+        let (last, mut prev): (i64, String) = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "UPDATE queue_log_head SET seq = seq + $2 WHERE region_id = $1 RETURNING seq, last_hash")
+            .bind(region).bind(n).fetch_optional(c).await)?
+            .ok_or(StoreError::NotFound("queue log of the region"))?;
+        if events.is_empty() {
+            return Ok(last);
+        }
+        let at = self.now();
+        let at_text = at.format(&Rfc3339).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut rows: Vec<(i64, &NewQueueEvent<'_>, String, String)> = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let seq = last - n + 1 + i as i64;
+            let content = QueueLogContent {
+                region_id: region,
+                seq,
+                at: at_text.clone(),
+                kind: e.kind.to_owned(),
+                child_ref: e.child_ref.clone(),
+                payload: e.payload.clone(),
+            };
+            let hash = content.hash(&prev);
+            rows.push((seq, e, std::mem::replace(&mut prev, hash.clone()), hash));
+        }
+        for chunk in rows.chunks(MAX_BINDS / 6) {
+            let sql = format!(
+                "INSERT INTO queue_log (region_id, seq, at, kind, child_ref, payload, prev_hash, hash) VALUES {}",
+                rows_sql(chunk.len(), 2, 6, |v| format!("($1, {}, $2, {}, {}, {}, {}, {})", v[0], v[1], v[2], v[3], v[4], v[5]))
+            );
+            on_tx!(&mut self.tx, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(region).bind(at);
+                for (seq, e, prev_hash, hash) in chunk {
+                    q = q.bind(*seq).bind(e.kind).bind(e.child_ref.as_deref()).bind(&e.payload).bind(prev_hash).bind(hash);
+                }
+                q.execute(c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        on_tx!(&mut self.tx, c => sqlx::query("UPDATE queue_log_head SET last_hash = $2 WHERE region_id = $1")
+            .bind(region).bind(&prev).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(last)
     }
 
     /// Appends an event to the region's queue log, chained to the one before it.

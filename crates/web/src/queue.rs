@@ -19,7 +19,7 @@ use kezek_domain::queue::{
     self, Channel, EntryPolicy, QueueSettings, Relation, RegistrationError, Standing, band_on_start, child_ref,
     school_year_start,
 };
-use kezek_store::queue::{EntryRow, NewEntry, NewRound, QueueSettingsRow, WaitingRow};
+use kezek_store::queue::{EntryRow, NewEntry, NewQueueEvent, NewRound, QueueSettingsRow, WaitingRow};
 use kezek_store::{AuditRecord, Db, WriteTx};
 use serde_json::json;
 use time::{Date, OffsetDateTime};
@@ -452,6 +452,21 @@ pub async fn snapshot(db: &Db, region: i64, settings: &QueueSettings, now: Offse
 /// runs), allocates, and in one transaction records the round, issues the referrals, moves the
 /// children and appends the log events; the lock is released whatever happens.
 pub async fn run_round(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId) -> Result<RoundSummary, Problem> {
+    run_round_timed(db, calendar, now, region, by).await.map(|(summary, _)| summary)
+}
+
+/// How long each phase of a round took (for benchmarks and logs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundTimings {
+    /// Reading the waiting children, their preferences and the free places, and building the instance.
+    pub snapshot: std::time::Duration,
+    pub allocate: std::time::Duration,
+    /// The one transaction that records the round, issues the referrals and appends the log events.
+    pub write: std::time::Duration,
+}
+
+/// [`run_round`], also telling how long each phase took.
+pub async fn run_round_timed(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId) -> Result<(RoundSummary, RoundTimings), Problem> {
     let settings = load_settings(db, region).await?;
     let token = new_token();
     let mut tx = db.begin_write(Some(by), now).await?;
@@ -473,9 +488,15 @@ pub async fn run_round(db: &Db, calendar: &Calendar, now: OffsetDateTime, region
     outcome
 }
 
-async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId, settings: &QueueSettings, token: &str) -> Result<RoundSummary, Problem> {
+async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId, settings: &QueueSettings, token: &str) -> Result<(RoundSummary, RoundTimings), Problem> {
+    let mut timings = RoundTimings::default();
+    let started = std::time::Instant::now();
     let (files, instance) = snapshot(db, region, settings, now).await?;
+    timings.snapshot = started.elapsed();
+    let started = std::time::Instant::now();
     let allocation = allocation::allocate(&instance);
+    timings.allocate = started.elapsed();
+    let started = std::time::Instant::now();
     let digest = files.digest();
     let today = local_today(now);
     let expires_on = queue::referral_expiry(calendar, today, settings.referral_term).map_err(|e| {
@@ -508,19 +529,25 @@ async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, r
         group_rows: &files.groups,
         child_rows: &files.children,
     }).await?;
-    for (entry, group) in &assigned {
-        issue_referral(&mut tx, db, region, round, *entry, *group, group_kindergarten[group], expires_on).await?;
-    }
-    tx.append_queue_event(region, "round", None, &json!({
-        "round": round, "input_digest": digest, "engine": ENGINE_VERSION, "ranking": settings.ranking.to_string(),
-        "children": instance.child_count(), "free_places": free_places, "assigned": assigned.len(),
-    })).await?;
+    let mut events = issue_referrals(&mut tx, round, &assigned, &group_kindergarten, expires_on).await?;
+    events.push(NewQueueEvent {
+        kind: "round",
+        child_ref: None,
+        payload: json!({
+            "round": round, "input_digest": digest, "engine": ENGINE_VERSION, "ranking": settings.ranking.to_string(),
+            "children": instance.child_count(), "free_places": free_places, "assigned": assigned.len(),
+        })
+        .to_string(),
+    });
+    tx.append_queue_events(region, &events).await?;
     tx.release_round_lock(region, token).await?;
     tx.audit(AuditRecord { action: "round.completed", object_type: "allocation_round", object_id: round.to_string(),
         organization_id: None, details: json!({ "region": region, "assigned": assigned.len(), "input_digest": digest }) }).await?;
     tx.commit().await?;
-    tracing::info!(round, region, assigned = assigned.len(), "allocation round completed");
-    Ok(RoundSummary {
+    timings.write = started.elapsed();
+    tracing::info!(round, region, assigned = assigned.len(), snapshot_ms = timings.snapshot.as_millis() as u64,
+        allocate_ms = timings.allocate.as_millis() as u64, write_ms = timings.write.as_millis() as u64, "allocation round completed");
+    let summary = RoundSummary {
         round_id: round,
         region_id: region,
         reference_date: instance.rules().reference_date.to_string(),
@@ -532,20 +559,43 @@ async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, r
         input_digest: digest,
         engine_version: ENGINE_VERSION.to_owned(),
         ranking: settings.ranking.to_string(),
-    })
+    };
+    Ok((summary, timings))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn issue_referral(tx: &mut WriteTx, db: &Db, region: i64, round: i64, entry: i64, group: i64, kindergarten: i64, expires_on: Date) -> Result<(), Problem> {
-    let referral = tx.insert_referral(Some(round), entry, group, expires_on).await?;
-    if !tx.move_entry(entry, "waiting", "referred", "").await? {
+/// Issues a round's referrals and moves their children to `referred`, a few statements for the
+/// lot; returns the `referral_issued` events in the order of `assigned`. A child who stopped
+/// waiting since the snapshot (or already holds a live referral) fails the round with a 409.
+async fn issue_referrals(
+    tx: &mut WriteTx,
+    round: i64,
+    assigned: &[(i64, i64)],
+    group_kindergarten: &HashMap<i64, i64>,
+    expires_on: Date,
+) -> Result<Vec<NewQueueEvent<'static>>, Problem> {
+    let referral_of: HashMap<i64, i64> = tx.insert_round_referrals(round, assigned, expires_on).await?.into_iter().collect();
+    let entries: Vec<i64> = assigned.iter().map(|(e, _)| *e).collect();
+    let moved = tx.refer_waiting_entries(&entries).await?;
+    if moved.len() != entries.len() || referral_of.len() != entries.len() {
         return Err(conflict("problem-entry-not-waiting"));
     }
-    let e = db.queue_entry(entry).await?.ok_or_else(Problem::internal)?;
-    tx.append_queue_event(region, "referral_issued", Some(&child_ref(&e.log_salt, &e.child_iin)), &json!({
-        "round": round, "referral": referral, "group": group, "kindergarten": kindergarten, "expires_on": expires_on.to_string(),
-    })).await?;
-    Ok(())
+    let refs: HashMap<i64, String> = moved.into_iter().map(|(id, salt, iin)| (id, child_ref(&salt, &iin))).collect();
+    let expires = expires_on.to_string();
+    let mut events = Vec::with_capacity(assigned.len() + 1);
+    for (entry, group) in assigned {
+        let (Some(referral), Some(cref), Some(kindergarten)) = (referral_of.get(entry), refs.get(entry), group_kindergarten.get(group)) else {
+            return Err(Problem::internal());
+        };
+        events.push(NewQueueEvent {
+            kind: "referral_issued",
+            child_ref: Some(cref.clone()),
+            payload: json!({
+                "round": round, "referral": referral, "group": group, "kindergarten": kindergarten, "expires_on": expires,
+            })
+            .to_string(),
+        });
+    }
+    Ok(events)
 }
 
 /// The parent's or the kindergarten's answer to a referral.
