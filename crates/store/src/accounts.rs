@@ -69,6 +69,23 @@ struct MembershipRow {
     kind: Option<String>,
 }
 
+/// A session joined with its user and one of the user's roles (none: `role` is NULL).
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    user_id: i64,
+    kind: String,
+    csrf_token: String,
+    expires_at: OffsetDateTime,
+    iin: String,
+    full_name: String,
+    password_hash: Option<String>,
+    language: String,
+    role: Option<String>,
+    organization_id: Option<i64>,
+    region_id: Option<i64>,
+    organization_kind: Option<String>,
+}
+
 impl MembershipRow {
     fn into_membership(self) -> Result<Membership> {
         let role = Role::parse(&self.role).ok_or_else(|| StoreError::Corrupt(format!("role {:?}", self.role)))?;
@@ -112,6 +129,36 @@ impl Db {
             "SELECT u.id AS user_id, u.full_name, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.organization_id = $1 ORDER BY m.role, u.id")
             .bind(organization_id).fetch_all(p).await)?)
+    }
+
+    /// The live session with this token digest, its user and the user's roles, in one query
+    /// (every authenticated request asks this first).
+    pub async fn session_with_user(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<(SessionRow, UserRow, Vec<Membership>)>> {
+        let rows: Vec<SessionUserRow> = on_pool!(self, p => sqlx::query_as(
+            "SELECT s.user_id, s.kind, s.csrf_token, s.expires_at, u.iin, u.full_name, u.password_hash, u.language, \
+             m.role, m.organization_id, o.region_id, o.kind AS organization_kind \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             LEFT JOIN memberships m ON m.user_id = s.user_id LEFT JOIN organizations o ON o.id = m.organization_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 ORDER BY m.id")
+            .bind(token_hash).bind(now).fetch_all(p).await)?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let session = SessionRow { user_id: first.user_id, kind: first.kind.clone(), csrf_token: first.csrf_token.clone(), expires_at: first.expires_at };
+        let user = UserRow {
+            id: first.user_id,
+            iin: first.iin.clone(),
+            full_name: first.full_name.clone(),
+            password_hash: first.password_hash.clone(),
+            language: first.language.clone(),
+        };
+        let memberships = rows
+            .into_iter()
+            .filter_map(|r| {
+                let role = r.role?;
+                Some(MembershipRow { role, organization_id: r.organization_id, region_id: r.region_id, kind: r.organization_kind })
+            })
+            .map(MembershipRow::into_membership)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some((session, user, memberships)))
     }
 
     /// The live session with this token digest, if it has not expired at `now`.

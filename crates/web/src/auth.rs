@@ -78,15 +78,15 @@ pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 
 async fn load_session(state: &AppState, token: &str, kind: &str) -> Result<Option<Authenticated>, Problem> {
     let digest = token_digest(token);
-    let Some(SessionRow { user_id, kind: k, csrf_token, .. }) = state.db.session(&digest, state.clock.now()).await?
+    // One query for the session, its user and their roles: every authenticated request pays it.
+    let Some((SessionRow { user_id, kind: k, csrf_token, .. }, user, memberships)) =
+        state.db.session_with_user(&digest, state.clock.now()).await?
     else {
         return Ok(None);
     };
     if k != kind {
         return Ok(None);
     }
-    let Some(user) = state.db.user(UserId(user_id)).await? else { return Ok(None) };
-    let memberships = state.db.memberships(UserId(user_id)).await?;
     if let Some(lang) = Lang::parse(&user.language) {
         prefer_user_lang(lang);
     }

@@ -33,6 +33,7 @@ pub mod openapi;
 pub mod problem;
 pub mod queue_log_keys;
 mod queue_log_page;
+pub mod position_index;
 pub mod queue;
 mod registry_checks;
 mod rate_limit;

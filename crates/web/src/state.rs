@@ -39,6 +39,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Whether cookies carry the `Secure` attribute (behind HTTPS).
     pub secure_cookies: bool,
+    /// Waiting children's ranking keys per region, for position reads.
+    pub positions: crate::position_index::PositionIndex,
 }
 
 impl std::ops::Deref for AppState {
@@ -58,6 +60,7 @@ impl AppState {
             limiter: RateLimiter::default(),
             metrics: Metrics::default(),
             secure_cookies,
+            positions: Default::default(),
         }))
     }
 }

@@ -458,7 +458,7 @@ pub async fn decide_claim(State(state): State<AppState>, ApiUser(me): ApiUser, P
     responses((status = 200, body = PositionsView), (status = 404, body = ProblemBody)))]
 pub async fn positions(State(state): State<AppState>, ApiUser(me): ApiUser, Path(id): Path<i64>) -> Result<Json<PositionsView>, Problem> {
     let entry = readable_entry(&state, &me, id).await?;
-    let positions = service::positions(&state.db, state.clock.now(), &entry).await?;
+    let positions = crate::position_index::positions(&state.positions, &state.db, state.clock.now(), &entry).await?;
     Ok(Json(PositionsView { entry_id: entry.id, status: entry.status, positions }))
 }
 
