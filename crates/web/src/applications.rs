@@ -726,3 +726,48 @@ pub async fn of_applicant(state: &AppState, me: &Authenticated) -> Result<Vec<Lo
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+
+    #[test]
+    fn a_day_due_step_is_overdue_only_after_its_whole_day_in_almaty() {
+        // Due 27 March 2025: overdue from midnight of the 28th, Almaty time (UTC+5).
+        assert_eq!(overdue_after(Due::Day(date!(2025 - 03 - 27))), datetime!(2025-03-27 19:00 UTC));
+        assert_eq!(overdue_after(Due::Moment(datetime!(2025-03-27 10:15))), datetime!(2025-03-27 05:15 UTC));
+    }
+
+    #[test]
+    fn a_kept_route_rebuilds_the_same_steps_and_terms() {
+        let catalog = kezek_catalog::services::load_services(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog")))
+            .expect("the shipped catalog loads");
+        let provider = OrganizationRow {
+            id: 1,
+            region_id: 1,
+            district_id: None,
+            kind: "provider".to_owned(),
+            bin: None,
+            name_kk: String::new(),
+            name_ru: String::new(),
+            name_en: String::new(),
+            address: String::new(),
+            office_hours: "09:00-18:00".to_owned(),
+            office_breaks: "13:00-14:00".to_owned(),
+        };
+        for def in &catalog.services {
+            for edition in def.editions() {
+                for channel in &edition.channels {
+                    let route = Route::for_channel(&def.id, "v", edition, &channel.id).expect("every shipped channel is a route");
+                    let kept: RouteRecord = serde_json::from_str(&serde_json::to_string(&RouteRecord::new(&route, &provider, None)).unwrap()).unwrap();
+                    let (rebuilt, offices) = kept.rebuild(1, None).unwrap();
+                    assert_eq!(rebuilt.steps(), route.steps(), "{} {}", def.id, channel.id);
+                    assert_eq!(rebuilt.results(), route.results());
+                    assert_eq!(offices.provider_hours, OfficeHours::provider());
+                }
+            }
+        }
+    }
+}
