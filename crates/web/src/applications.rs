@@ -304,7 +304,16 @@ fn provider_kind(route: &Route) -> Option<OrganizationKind> {
 /// Files an application: the channel decides who files (the applicant on a portal, an operator
 /// at a State Corporation office, the provider's clerk at its own office). The registration step
 /// opens; steps of the information system run at once.
-pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loaded, Problem> {
+/// The edition, channel and route a filing names.
+struct Chosen<'a> {
+    def: &'a ServiceDefinition,
+    edition: &'a Edition,
+    channel: &'a kezek_domain::regulation::Channel,
+    version: String,
+    route: Route,
+}
+
+async fn choose<'a>(state: &'a AppState, f: &Filing) -> Result<Chosen<'a>, Problem> {
     let def = find_service(state, &f.service_id)?;
     let region_row = state.db.regions().await?.into_iter().find(|r| r.id == f.region_id).ok_or_else(Problem::not_found)?;
     let region = region_of_code(&region_row.code).ok_or_else(|| {
@@ -331,6 +340,11 @@ pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loa
         tracing::error!(service = %def.id, channel = %channel.id, error = %e, "a shipped channel gives no route");
         Problem::internal()
     })?;
+    Ok(Chosen { def, edition, channel, version, route })
+}
+
+pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loaded, Problem> {
+    let Chosen { def, edition, channel, version, route } = choose(state, &f).await?;
 
     // The responsible organization: the one named, or the region's only one of the kind the
     // route's performers work in.
@@ -442,6 +456,43 @@ pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loa
     .await?;
     tx.commit().await?;
     load(state, id).await
+}
+
+/// A refusal to accept the documents at a State Corporation office (002 R1 §10): no application
+/// comes into being; the applicant gets a refusal receipt, and the audit chain records it.
+pub struct IntakeRefused {
+    pub refusal: machine::IntakeRefusal,
+    pub applicant: UserId,
+    pub documents: Vec<String>,
+}
+
+/// Refuses a package at the intake of the filing's channel, by that step's role in the caller's
+/// office, on one of the grounds the step lists.
+pub async fn refuse_intake(state: &AppState, me: &Authenticated, f: Filing, grounds: &str) -> Result<IntakeRefused, Problem> {
+    let Chosen { def, channel, route, .. } = choose(state, &f).await?;
+    let office = me
+        .principal
+        .memberships
+        .iter()
+        .find_map(|m| m.organization.filter(|o| m.role == Role::Operator && o.kind == OrganizationKind::StateCorporation && o.region.0 == f.region_id));
+    let Some(office) = office.filter(|_| channel.kind == ChannelKind::StateCorporation) else {
+        return Err(Problem::new(StatusCode::FORBIDDEN, "problem-application-filer").arg("channel", &channel.id).arg("who", Role::Operator.as_str()));
+    };
+    authorize(&me.principal, Action::FileAtOffice(office)).map_err(|_| Problem::forbidden())?;
+    let applicant = f.applicant.ok_or_else(|| Problem::invalid_field("applicant_iin", "the applicant's IIN"))?;
+    let mut tx = state.db.begin_write(Some(me.user_id()), state.clock.now()).await?;
+    let at = utc_to_almaty(tx.now());
+    let refusal = machine::refuse_intake(&route, office.id, &me.principal, at, grounds).map_err(transition_problem)?;
+    tx.audit(AuditRecord {
+        action: "application.intake_refused",
+        object_type: "service",
+        object_id: def.id.clone(),
+        organization_id: Some(office.id.0),
+        details: json!({ "channel": channel.id, "clause": refusal.clause, "grounds": refusal.grounds, "documents": f.documents.len() }),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(IntakeRefused { refusal, applicant, documents: f.documents })
 }
 
 /// The documents a system registration enters in the receipt.

@@ -403,6 +403,22 @@ async fn every_service_is_filed_and_walked_to_its_result_with_due_times_on_the_c
     let (status, p) = app.post(&actions, &specialist.token, json!({"action": "prepare", "grounds": "documents-nonconforming"})).await;
     assert_eq!((status, p["type"].as_str()), (422, Some("urn:kezek:problem:application-refusal-not-allowed")), "S14 has no refusal: {p}");
 
+    // An incomplete package is refused at the State Corporation's intake with a refusal receipt
+    // (002 R1 §10); only an operator refuses, and only on the intake's grounds.
+    let operator = w.staff(city, Role::Operator);
+    let refusal = |grounds: &str| json!({
+        "service_id": "S3", "region_id": w.regions[city], "channel": "state-corporation",
+        "applicant_iin": app.iin_of("citizen", 0), "documents": ["application"], "grounds": grounds,
+    });
+    let (status, receipt) = app.post("/api/v1/applications/intake-refusals", &operator.token, refusal("incomplete-package")).await;
+    assert_eq!(status, 201, "{receipt}");
+    assert_eq!(receipt["clause"], "002 R1 §9 entry, processes 1–6, condition 1, §10");
+    assert_eq!((receipt["refused_by"].as_i64(), receipt["applicant_user_id"].as_i64()), (Some(operator.id), Some(w.citizen.id)));
+    let (status, p) = app.post("/api/v1/applications/intake-refusals", &operator.token, refusal("documents-nonconforming")).await;
+    assert_eq!((status, p["type"].as_str()), (422, Some("urn:kezek:problem:application-unknown-ground")), "{p}");
+    let (status, _) = app.post("/api/v1/applications/intake-refusals", &clerk.token, refusal("incomplete-package")).await;
+    assert_eq!(status, 403);
+
     // Unknown channel: 422 naming the channels there are.
     let (status, p) = app
         .post("/api/v1/applications", &clerk.token, json!({"service_id": "S3", "region_id": w.regions[city], "channel": "office", "applicant_iin": app.iin_of("citizen", 0)}))

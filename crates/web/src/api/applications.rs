@@ -100,6 +100,38 @@ pub struct FileRequest {
     pub documents: Vec<String>,
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeRefusalRequest {
+    pub service_id: String,
+    pub region_id: i64,
+    /// The State Corporation channel's id.
+    pub channel: String,
+    #[serde(default)]
+    pub edition: Option<String>,
+    pub applicant_iin: String,
+    #[serde(default)]
+    pub applicant_name: Option<String>,
+    /// Ids of the documents handed in.
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// A ground the intake step lists, e.g. `incomplete-package`.
+    pub grounds: String,
+}
+
+/// The receipt of refusal to accept the documents (002 R1 §10, Standard App. 3).
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct RefusalReceiptView {
+    pub service: String,
+    pub clause: String,
+    pub grounds: String,
+    pub refused_at: String,
+    pub refused_by: i64,
+    pub office_id: i64,
+    pub applicant_user_id: i64,
+    pub documents: Vec<String>,
+}
+
 /// An action on the open step. `prepare` takes `result` (a document kind the service issues) or
 /// `grounds` (a refusal ground the step lists).
 #[derive(Deserialize, ToSchema, Debug)]
@@ -417,6 +449,38 @@ pub async fn file(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(r
     })
     .await?;
     Ok((StatusCode::CREATED, Json(view(&loaded, state.clock.now()))))
+}
+
+/// Refuses to accept an incomplete package at a State Corporation office: no application is
+/// filed, the applicant gets a refusal receipt.
+#[utoipa::path(post, path = "/api/v1/applications/intake-refusals", tag = "applications", security(("bearer" = [])), request_body = IntakeRefusalRequest,
+    responses((status = 201, body = RefusalReceiptView), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub async fn refuse_intake(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(req): ApiJson<IntakeRefusalRequest>) -> Result<(StatusCode, Json<RefusalReceiptView>), Problem> {
+    let iin = Iin::parse(&req.applicant_iin).map_err(|e| Problem::invalid_iin("applicant_iin", e))?;
+    if !me.principal.roles().any(|r| r == Role::Operator) {
+        return Err(Problem::forbidden());
+    }
+    let applicant = applicant_for(&state, &me, &iin, req.applicant_name.as_deref()).await?;
+    let r = service::refuse_intake(&state, &me, Filing {
+        service_id: req.service_id,
+        region_id: req.region_id,
+        channel: req.channel,
+        edition: req.edition,
+        provider_id: None,
+        applicant: Some(applicant),
+        documents: req.documents,
+    }, &req.grounds)
+    .await?;
+    Ok((StatusCode::CREATED, Json(RefusalReceiptView {
+        service: r.refusal.service,
+        clause: r.refusal.clause,
+        grounds: r.refusal.grounds,
+        refused_at: local(r.refusal.at),
+        refused_by: r.refusal.by.0,
+        office_id: r.refusal.office.0,
+        applicant_user_id: r.applicant.0,
+        documents: r.documents,
+    })))
 }
 
 /// Acts on the application's open step. 403 when the step is not the caller's (role or

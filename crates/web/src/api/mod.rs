@@ -70,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .route("/services", get(applications::services))
         .route("/services/{id}", get(applications::service))
         .route("/applications", post(applications::file))
+        .route("/applications/intake-refusals", post(applications::refuse_intake))
         .route("/applications/{id}", get(applications::application))
         .route("/applications/{id}/actions", post(applications::act))
         .route("/me/applications", get(applications::my_applications))
