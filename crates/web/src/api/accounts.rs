@@ -279,3 +279,30 @@ pub async fn user(State(state): State<AppState>, ApiUser(me): ApiUser, Path(id):
     let roles = state.db.memberships(UserId(id)).await?;
     Ok(Json(me_view(&user, &roles)))
 }
+
+/// Finds the applicant's account by IIN, opening one without a password on a first visit to a
+/// front office (they can set a password on the portal later). `by` is the staff member acting.
+pub(crate) async fn applicant_for(state: &AppState, by: UserId, iin: &Iin, name: Option<&str>) -> Result<UserId, Problem> {
+    if let Some(u) = state.db.user_by_iin(iin).await? {
+        return Ok(UserId(u.id));
+    }
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Problem::invalid_field("applicant_name", "the applicant's full name"))?;
+    let mut tx = state.db.begin_write(Some(by), state.clock.now()).await?;
+    let id = tx
+        .insert_user(&NewUser { iin, full_name: name, password_hash: None, language: crate::i18n::current_lang().code() })
+        .await?;
+    tx.insert_membership(id, None, Role::Citizen).await?;
+    tx.audit(AuditRecord {
+        action: "account.opened_at_front_office",
+        object_type: "user",
+        object_id: id.to_string(),
+        organization_id: None,
+        details: serde_json::json!({}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(UserId(id))
+}

@@ -10,14 +10,13 @@ use kezek_domain::application::{Decision, StepStatus};
 use kezek_domain::calendar::utc_to_almaty;
 use kezek_domain::identity::Iin;
 use kezek_domain::regulation::Names;
-use kezek_store::{AuditRecord, NewUser};
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use utoipa::ToSchema;
 
 use super::ApiJson;
 use crate::applications::{self as service, Filing, Loaded, Request};
-use crate::auth::{ApiUser, Authenticated};
+use crate::auth::ApiUser;
 use crate::problem::{Problem, ProblemBody};
 use crate::state::AppState;
 
@@ -395,32 +394,6 @@ pub async fn service(State(state): State<AppState>, Path(id): Path<String>, Quer
     }))
 }
 
-/// Finds the applicant's account by IIN, opening one without a password on a first visit.
-async fn applicant_for(state: &AppState, me: &Authenticated, iin: &Iin, name: Option<&str>) -> Result<UserId, Problem> {
-    if let Some(u) = state.db.user_by_iin(iin).await? {
-        return Ok(UserId(u.id));
-    }
-    let name = name
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| Problem::invalid_field("applicant_name", "the applicant's full name"))?;
-    let mut tx = state.db.begin_write(Some(me.user_id()), state.clock.now()).await?;
-    let id = tx
-        .insert_user(&NewUser { iin, full_name: name, password_hash: None, language: crate::i18n::current_lang().code() })
-        .await?;
-    tx.insert_membership(id, None, Role::Citizen).await?;
-    tx.audit(AuditRecord {
-        action: "account.opened_at_front_office",
-        object_type: "user",
-        object_id: id.to_string(),
-        organization_id: None,
-        details: serde_json::json!({}),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(UserId(id))
-}
-
 /// Files an application of a service on one of its channels: a citizen on a portal, an operator
 /// at a State Corporation office or the provider's clerk for the applicant present.
 #[utoipa::path(post, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])), request_body = FileRequest,
@@ -434,7 +407,7 @@ pub async fn file(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(r
             if !me.principal.roles().any(|r| r != Role::Citizen) {
                 return Err(Problem::forbidden());
             }
-            Some(applicant_for(&state, &me, &iin, req.applicant_name.as_deref()).await?)
+            Some(super::accounts::applicant_for(&state, me.user_id(), &iin, req.applicant_name.as_deref()).await?)
         }
         None => None,
     };
@@ -460,7 +433,7 @@ pub async fn refuse_intake(State(state): State<AppState>, ApiUser(me): ApiUser, 
     if !me.principal.roles().any(|r| r == Role::Operator) {
         return Err(Problem::forbidden());
     }
-    let applicant = applicant_for(&state, &me, &iin, req.applicant_name.as_deref()).await?;
+    let applicant = super::accounts::applicant_for(&state, me.user_id(), &iin, req.applicant_name.as_deref()).await?;
     let r = service::refuse_intake(&state, &me, Filing {
         service_id: req.service_id,
         region_id: req.region_id,

@@ -9,7 +9,6 @@ use kezek_domain::allocation::{self, Allocation, Language, SourceFile};
 use kezek_domain::identity::Iin;
 use kezek_domain::queue::{Channel, Relation};
 use kezek_store::queue::EntryRow;
-use kezek_store::{AuditRecord, NewUser};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -270,22 +269,6 @@ fn staff_role_in(me: &Authenticated, region: i64, roles: &[Role]) -> Option<Role
         .map(|m| m.role)
 }
 
-/// Finds the applicant's account by IIN, opening one without a password for a first visit to
-/// the front office (they can set a password on the portal later).
-async fn applicant_for(state: &AppState, by: UserId, iin: &Iin, name: Option<&str>) -> Result<UserId, Problem> {
-    if let Some(u) = state.db.user_by_iin(iin).await? {
-        return Ok(UserId(u.id));
-    }
-    let name = name.map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| Problem::invalid_field("applicant_name", "the applicant's full name"))?;
-    let mut tx = state.db.begin_write(Some(by), state.clock.now()).await?;
-    let id = tx.insert_user(&NewUser { iin, full_name: name, password_hash: None, language: crate::i18n::current_lang().code() }).await?;
-    tx.insert_membership(id, None, Role::Citizen).await?;
-    tx.audit(AuditRecord { action: "account.opened_at_front_office", object_type: "user", object_id: id.to_string(),
-        organization_id: None, details: serde_json::json!({}) }).await?;
-    tx.commit().await?;
-    Ok(UserId(id))
-}
-
 /// Registers a child in a region's queue. A citizen files for themselves (portal); a front-office
 /// operator or a provider's clerk files for the applicant present (`applicant_iin`).
 #[utoipa::path(post, path = "/api/v1/queue/registrations", tag = "queue", security(("bearer" = [])), request_body = RegistrationRequest,
@@ -318,7 +301,7 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
                 Some(Role::Operator) => Channel::StateCorporation,
                 _ => Channel::ProviderOffice,
             };
-            (applicant_for(&state, me.user_id(), &iin, req.applicant_name.as_deref()).await?, channel, Some(me.user_id()))
+            (super::accounts::applicant_for(&state, me.user_id(), &iin, req.applicant_name.as_deref()).await?, channel, Some(me.user_id()))
         }
     };
     let applicant_iin = match &req.applicant_iin {
