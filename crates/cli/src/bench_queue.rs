@@ -120,6 +120,7 @@ async fn bench_on(
         no_demo: false,
         secure_cookies: false,
         log_format: "pretty".into(),
+        registries: Default::default(),
     };
     let (state, logins) = kezek_web::prepare(&config, Arc::new(FixedClock(now))).await?;
     let db: &Db = &state.db;

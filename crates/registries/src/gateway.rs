@@ -73,9 +73,17 @@ pub enum ChildRefusal {
     #[error("the person registry records the child as deceased")]
     ChildDeceased,
     #[error(
-        "the person registry does not record the applicant as the child's parent or legal representative"
+        "the person registry does not record the applicant (or the principal they represent) as the child's parent or legal representative"
     )]
     NotParent,
+}
+
+impl<R: std::fmt::Debug> std::fmt::Debug for RegistryGateway<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryGateway")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R> RegistryGateway<R> {
@@ -240,6 +248,19 @@ impl<R: PersonRegistry> RegistryGateway<R> {
         child: &Iin,
         birth_date: Date,
     ) -> Result<Result<Relation, ChildRefusal>, GatewayError> {
+        self.check_child_of(ctx, child, birth_date, ctx.applicant)
+            .await
+    }
+
+    /// [`Self::check_child`] with the parenthood asked of `adult` instead of the applicant: the
+    /// principal of a representative's power of attorney, whose consent must be recorded.
+    pub async fn check_child_of(
+        &self,
+        ctx: &RequestContext<'_>,
+        child: &Iin,
+        birth_date: Date,
+        adult: &Iin,
+    ) -> Result<Result<Relation, ChildRefusal>, GatewayError> {
         let person = match self.person(ctx, child).await {
             Ok(p) => p,
             Err(GatewayError::Registry(RegistryError::NotFound)) => {
@@ -253,7 +274,7 @@ impl<R: PersonRegistry> RegistryGateway<R> {
         if person.death_date.is_some() {
             return Ok(Err(ChildRefusal::ChildDeceased));
         }
-        match self.relation(ctx, ctx.applicant, child).await {
+        match self.relation(ctx, adult, child).await {
             Ok(Some(r)) => Ok(Ok(r)),
             Ok(None) | Err(GatewayError::Registry(RegistryError::NotFound)) => {
                 Ok(Err(ChildRefusal::NotParent))

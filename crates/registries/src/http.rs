@@ -50,6 +50,16 @@ impl HttpConfig {
         }
     }
 
+    /// The longest one call can take when every attempt runs into the timeout: the attempts'
+    /// timeouts plus the pauses between them. A caller with its own deadline checks against it.
+    pub fn worst_case(&self) -> Duration {
+        let attempts = self.attempts.max(1);
+        (1..=attempts).fold(Duration::ZERO, |sum, a| {
+            sum.saturating_add(self.timeout)
+                .saturating_add(self.backoff_before(a))
+        })
+    }
+
     /// The pause before attempt `n` (1-based; none before the first).
     pub fn backoff_before(&self, attempt: u32) -> Duration {
         if attempt <= 1 {
@@ -440,6 +450,18 @@ mod tests {
         let pauses: Vec<u128> = (1..=6).map(|a| c.backoff_before(a).as_millis()).collect();
         assert_eq!(pauses, [0, 100, 200, 350, 350, 350]);
         assert_eq!(c.backoff_before(200), Duration::from_millis(350));
+    }
+
+    #[test]
+    fn the_worst_case_of_a_call_counts_every_timeout_and_pause() {
+        let mut c = HttpConfig::new("http://x");
+        c.timeout = Duration::from_secs(2);
+        c.attempts = 3;
+        c.backoff = Duration::from_millis(200);
+        c.max_backoff = Duration::from_secs(1);
+        assert_eq!(c.worst_case(), Duration::from_millis(3 * 2000 + 200 + 400));
+        c.attempts = 0;
+        assert_eq!(c.worst_case(), Duration::from_secs(2), "one attempt at least");
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! - [`http::HttpRegistry`] asks a gateway over HTTP/JSON, with a timeout per attempt, bounded
 //!   retries with exponential backoff, and a circuit breaker. A SOAP adapter for the real ШЭП
 //!   (signed with XMLDSig and a GOST key) is out of scope; this adapter talks to a bridge that
-//!   speaks the JSON below.
+//!   speaks the JSON of `docs/registry-gateway.md`.
 //! - [`consent`] records consents (and their revocation) in the caller's transaction.
+//! - [`configured::ConfiguredRegistry`] is whichever of the two a deployment is configured with.
 //! - [`gateway::RegistryGateway`] wraps either one; application code calls registries only
 //!   through it. It refuses to ask about a person without a recorded, unrevoked consent
 //!   ([`gateway::GatewayError::NoConsent`]) and records every request and its answer in
@@ -34,19 +35,8 @@
 //!
 //! # The HTTP/JSON protocol
 //!
-//! Every endpoint is a `POST` with a JSON body, so IINs never appear in URLs (which proxies and
-//! access logs keep). Paths are relative to the configured base URL.
-//!
-//! | endpoint | request | `200` answer |
-//! |---|---|---|
-//! | `POST /person` | `{"iin": "930413401529"}` | `{"iin", "full_name", "birth_date": "YYYY-MM-DD", "death_date": null \| "YYYY-MM-DD"}` |
-//! | `POST /person/relation` | `{"adult_iin", "child_iin"}` | `{"relation": "parent" \| "legal_representative" \| null}` |
-//! | `POST /entity` | `{"bin": "050340001017"}` | `{"bin", "name", "status": "active" \| "suspended" \| "liquidated"}` |
-//! | `POST /power-of-attorney` | `{"number": "2026-0001"}` | `{"number", "principal_iin", "representative_iin", "scope": ["S1", …], "valid_from", "valid_until", "revoked_on": null \| "YYYY-MM-DD"}` |
-//!
-//! `404` means the registry has no such record (not retried, and a healthy answer for the
-//! circuit breaker). `5xx`, `429`, connection failures and timeouts are retried; other statuses
-//! and unparseable bodies are [`RegistryError::InvalidAnswer`].
+//! The gateway's contract (paths, JSON bodies, statuses, and how the adapter treats each) is
+//! `docs/registry-gateway.md`; [`http`] implements it and its tests run against stub servers.
 
 use std::future::Future;
 
@@ -54,6 +44,7 @@ use kezek_domain::identity::{Bin, Iin};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+pub mod configured;
 pub mod consent;
 pub mod csv;
 pub mod demo;

@@ -121,6 +121,14 @@ registry-refusal-child-unknown = the person registry has no data on the child: c
 registry-refusal-birth-date = the birth date differs from the person registry's
 registry-refusal-deceased = the person registry records the child as deceased
 registry-refusal-not-parent = the person registry does not record the applicant as the child's parent or legal representative; a representative applies with a notarised power of attorney
+registry-refusal-principal-not-parent = the person registry does not record the principal of the power of attorney as the child's parent or legal representative
+registry-refusal-poa-unknown = the data cannot be obtained: the notary registry (ЕНИС) has no power of attorney with this number
+registry-refusal-poa-other-representative = the power of attorney was issued to another representative
+registry-refusal-poa-other-principal = the power of attorney was not given by the parent named in the application
+registry-refusal-poa-not-yet-valid = the power of attorney is not valid yet
+registry-refusal-poa-expired = the power of attorney has expired
+registry-refusal-poa-revoked = the power of attorney has been revoked
+registry-refusal-poa-out-of-scope = the power of attorney does not cover this service
 problem-registry-unavailable = The state registry cannot be reached
 problem-registry-unavailable-detail = Nothing was registered. Try again in a few minutes.
 

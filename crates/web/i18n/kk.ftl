@@ -119,6 +119,14 @@ registry-refusal-child-unknown = «Жеке тұлғалар» мемлекет�
 registry-refusal-birth-date = туған күні «Жеке тұлғалар» дерекқорының мәліметімен сәйкес емес
 registry-refusal-deceased = «Жеке тұлғалар» дерекқоры бойынша бала қайтыс болған
 registry-refusal-not-parent = «Жеке тұлғалар» дерекқоры бойынша өтініш беруші баланың ата-анасы немесе заңды өкілі емес; өкіл нотариат куәландырған сенімхатпен жүгінеді
+registry-refusal-principal-not-parent = «Жеке тұлғалар» дерекқоры бойынша сенім білдіруші баланың ата-анасы немесе заңды өкілі емес
+registry-refusal-poa-unknown = деректерді алу мүмкін емес: БНАЖ-да мұндай нөмірлі сенімхат жоқ
+registry-refusal-poa-other-representative = сенімхат басқа өкілге берілген
+registry-refusal-poa-other-principal = сенімхатты өтініште көрсетілген ата-ана бермеген
+registry-refusal-poa-not-yet-valid = сенімхаттың қолданылу мерзімі әлі басталмаған
+registry-refusal-poa-expired = сенімхаттың қолданылу мерзімі өтіп кеткен
+registry-refusal-poa-revoked = сенімхаттың күші жойылған
+registry-refusal-poa-out-of-scope = сенімхат бұл қызметке қолданылмайды
 problem-registry-unavailable = Мемлекеттік дерекқор қолжетімсіз
 problem-registry-unavailable-detail = Ештеңе тіркелмеді. Бірнеше минуттан кейін қайталаңыз.
 

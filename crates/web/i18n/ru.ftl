@@ -119,6 +119,14 @@ registry-refusal-child-unknown = в государственной базе да
 registry-refusal-birth-date = дата рождения не совпадает со сведениями базы «Физические лица»
 registry-refusal-deceased = по сведениям базы «Физические лица» ребёнок умер
 registry-refusal-not-parent = по сведениям базы «Физические лица» заявитель не является родителем или законным представителем ребёнка; представитель обращается по нотариальной доверенности
+registry-refusal-principal-not-parent = по сведениям базы «Физические лица» доверитель не является родителем или законным представителем ребёнка
+registry-refusal-poa-unknown = невозможно получить данные: в ЕНИС нет доверенности с таким номером
+registry-refusal-poa-other-representative = доверенность выдана другому представителю
+registry-refusal-poa-other-principal = доверенность выдана не тем родителем, который указан в заявлении
+registry-refusal-poa-not-yet-valid = срок действия доверенности ещё не начался
+registry-refusal-poa-expired = срок действия доверенности истёк
+registry-refusal-poa-revoked = доверенность отменена
+registry-refusal-poa-out-of-scope = доверенность не распространяется на эту услугу
 problem-registry-unavailable = Государственная база данных недоступна
 problem-registry-unavailable-detail = Ничего не зарегистрировано. Повторите через несколько минут.
 

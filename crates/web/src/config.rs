@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use kezek_registries::http::HttpConfig;
 use kezek_store::DatabaseTarget;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -28,6 +30,119 @@ pub struct ServerConfig {
     /// Log format: `pretty` for people, `json` for collectors.
     #[arg(long, env = "KEZEK_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
+    #[command(flatten)]
+    pub registries: RegistryConfig,
+}
+
+/// Where the person, legal-entity and notary registries are asked (docs/registry-gateway.md).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryConfig {
+    /// Base URL of the registry gateway (HTTP/JSON); unset means the embedded registry tables.
+    #[arg(long = "registry-gateway-url", env = "KEZEK_REGISTRY_GATEWAY_URL", hide_env_values = true)]
+    pub gateway_url: Option<String>,
+    /// Timeout of one attempt at the gateway, in milliseconds.
+    #[arg(long = "registry-timeout-ms", env = "KEZEK_REGISTRY_TIMEOUT_MS", default_value_t = RegistryConfig::DEFAULT.timeout_ms)]
+    pub timeout_ms: u64,
+    /// Attempts per registry request, the first included.
+    #[arg(long = "registry-attempts", env = "KEZEK_REGISTRY_ATTEMPTS", default_value_t = RegistryConfig::DEFAULT.attempts,
+        value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub attempts: u32,
+    /// Pause before the second attempt, in milliseconds; it doubles for each next one.
+    #[arg(long = "registry-backoff-ms", env = "KEZEK_REGISTRY_BACKOFF_MS", default_value_t = RegistryConfig::DEFAULT.backoff_ms)]
+    pub backoff_ms: u64,
+    /// Longest pause between attempts, in milliseconds.
+    #[arg(long = "registry-max-backoff-ms", env = "KEZEK_REGISTRY_MAX_BACKOFF_MS", default_value_t = RegistryConfig::DEFAULT.max_backoff_ms)]
+    pub max_backoff_ms: u64,
+    /// Consecutive failed attempts that open the circuit (no requests for the cool-down).
+    #[arg(long = "registry-breaker-threshold", env = "KEZEK_REGISTRY_BREAKER_THRESHOLD", default_value_t = RegistryConfig::DEFAULT.breaker_threshold,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_threshold: u32,
+    /// How long an open circuit waits before letting one trial request through, in seconds.
+    #[arg(long = "registry-breaker-cooldown-secs", env = "KEZEK_REGISTRY_BREAKER_COOLDOWN_SECS", default_value_t = RegistryConfig::DEFAULT.breaker_cooldown_secs)]
+    pub breaker_cooldown_secs: u64,
+}
+
+/// Registry requests one registration makes one after another at most: a representative's
+/// power of attorney, the child, and the principal's parenthood.
+pub const REGISTRY_REQUESTS_PER_REGISTRATION: u32 = 3;
+
+impl RegistryConfig {
+    /// The defaults of the flags: an attempt's timeout short enough that a registration's three
+    /// requests, with every retry, end well inside the server's request limit.
+    pub const DEFAULT: RegistryConfig = RegistryConfig {
+        gateway_url: None,
+        timeout_ms: 2000,
+        attempts: 3,
+        backoff_ms: 200,
+        max_backoff_ms: 1000,
+        breaker_threshold: 5,
+        breaker_cooldown_secs: 30,
+    };
+
+    /// The HTTP adapter's settings when a gateway is configured; `None` means the embedded
+    /// registry. Refuses settings under which a registration could outlast `request_limit`.
+    pub fn http(&self, request_limit: Duration) -> anyhow::Result<Option<HttpConfig>> {
+        let Some(url) = self.gateway_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("--registry-gateway-url must be an http:// or https:// URL");
+        }
+        if self.timeout_ms == 0 {
+            anyhow::bail!("--registry-timeout-ms must be above 0");
+        }
+        let config = HttpConfig {
+            base_url: url.to_owned(),
+            timeout: Duration::from_millis(self.timeout_ms),
+            attempts: self.attempts.max(1),
+            backoff: Duration::from_millis(self.backoff_ms),
+            max_backoff: Duration::from_millis(self.max_backoff_ms),
+            breaker_threshold: self.breaker_threshold.max(1),
+            breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
+        };
+        let worst = config.worst_case().saturating_mul(REGISTRY_REQUESTS_PER_REGISTRATION);
+        if worst >= request_limit {
+            anyhow::bail!(
+                "registry settings allow a registration to wait {} s for the gateway ({REGISTRY_REQUESTS_PER_REGISTRATION} requests × attempts × timeout, plus pauses), \
+                 not less than the {} s request limit: lower --registry-timeout-ms, --registry-attempts or the backoff",
+                worst.as_secs_f64(),
+                request_limit.as_secs()
+            );
+        }
+        Ok(Some(config))
+    }
+
+    /// `embedded`, or `http(URL)` with any user and password in the URL removed.
+    pub fn describe(&self) -> String {
+        match self.gateway_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => "embedded".into(),
+            Some(url) => format!(
+                "http({}) timeout_ms={} attempts={} backoff_ms={}..{} breaker={}/{}s",
+                redact_userinfo(url),
+                self.timeout_ms,
+                self.attempts,
+                self.backoff_ms,
+                self.max_backoff_ms,
+                self.breaker_threshold,
+                self.breaker_cooldown_secs
+            ),
+        }
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig::DEFAULT
+    }
+}
+
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 impl ServerConfig {
@@ -41,13 +156,48 @@ impl ServerConfig {
     /// One line per setting, secrets removed, for the start-up banner.
     pub fn describe(&self) -> String {
         format!(
-            "bind={} database={} catalog={} demo_data={} secure_cookies={} log_format={}",
+            "bind={} database={} catalog={} demo_data={} secure_cookies={} log_format={} registries={}",
             self.bind,
             self.database().redacted(),
             self.catalog_dir.display(),
             !self.no_demo,
             self.secure_cookies,
-            self.log_format
+            self.log_format,
+            self.registries.describe()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_gateway_url_the_embedded_registry_is_used() {
+        let c = RegistryConfig::default();
+        assert!(c.http(Duration::from_secs(30)).unwrap().is_none());
+        assert_eq!(c.describe(), "embedded");
+    }
+
+    #[test]
+    fn the_defaults_fit_a_registration_in_the_request_limit_and_slow_settings_are_refused() {
+        let mut c = RegistryConfig { gateway_url: Some("http://gw.local/registries".into()), ..RegistryConfig::default() };
+        let http = c.http(Duration::from_secs(30)).unwrap().expect("a gateway is configured");
+        assert_eq!(http.timeout, Duration::from_secs(2));
+        assert_eq!(http.attempts, 3);
+        c.timeout_ms = 5000;
+        let e = c.http(Duration::from_secs(30)).unwrap_err().to_string();
+        assert!(e.contains("--registry-timeout-ms"), "{e}");
+        c.timeout_ms = 2000;
+        c.gateway_url = Some("gw.local".into());
+        assert!(c.http(Duration::from_secs(30)).is_err());
+    }
+
+    #[test]
+    fn the_banner_shows_no_password_of_the_gateway_url() {
+        let c = RegistryConfig { gateway_url: Some("https://kezek:s3cret@gw.local:8443/registries".into()), ..RegistryConfig::default() };
+        let d = c.describe();
+        assert!(d.starts_with("http(https://***@gw.local:8443/registries)"), "{d}");
+        assert!(!d.contains("s3cret"));
     }
 }

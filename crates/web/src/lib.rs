@@ -44,6 +44,9 @@ use i18n::{Lang, LangChoice, Messages, REQUEST_LANG};
 use problem::{PROBLEM_JSON, Problem, REQUEST_ID};
 pub use state::{AppState, Clock, SystemClock};
 
+/// The longest a request may take before it is answered with 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The largest request body accepted, in bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -92,7 +95,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(CatchPanicLayer::custom(|_| Problem::internal().into_response()))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), RequestIds))
         .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]))
@@ -189,6 +192,7 @@ pub struct Running {
 /// Opens the database named by `config`, migrates it, loads the demo data into an empty one
 /// (unless disabled) and returns the state plus the demo logins that were created.
 pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState, Vec<kezek_store::demo::DemoLogin>)> {
+    let registry_http = config.registries.http(REQUEST_TIMEOUT)?;
     let target = config.database();
     if let kezek_store::DatabaseTarget::SqliteFile(path) = &target
         && let Some(dir) = path.parent()
@@ -209,7 +213,8 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
         logins = kezek_store::demo::load(&db, clock.now(), &hash).await?;
         kezek_registries::demo::load_if_empty(&db, clock.now()).await?;
     }
-    Ok((AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies), logins))
+    let registries = registry_checks::gateway(registry_http, &db, clock.clone())?;
+    Ok((AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries), logins))
 }
 
 /// Serves on an already bound listener until the task is dropped or shutdown is signalled.

@@ -1,9 +1,12 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use kezek_catalog::services::ServiceCatalog;
 use kezek_domain::calendar::Calendar;
+use kezek_registries::configured::ConfiguredRegistry;
+use kezek_registries::gateway::RegistryGateway;
 use kezek_store::Db;
 use time::OffsetDateTime;
 
@@ -13,6 +16,12 @@ use crate::rate_limit::RateLimiter;
 /// The source of "now", injected so tests can move time without sleeping.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> OffsetDateTime;
+
+    /// The monotonic time that cool-downs (the registry circuit breaker's) are measured on; a
+    /// test clock moves it together with `now`.
+    fn monotonic(&self) -> Instant {
+        Instant::now()
+    }
 }
 
 #[derive(Debug)]
@@ -41,6 +50,9 @@ pub struct Inner {
     pub secure_cookies: bool,
     /// Waiting children's ranking keys per region, for position reads.
     pub positions: crate::position_index::PositionIndex,
+    /// The state registries as configured (embedded or HTTP), built once at start so that the
+    /// HTTP adapter's connection pool and circuit breaker serve every request.
+    pub registries: RegistryGateway<ConfiguredRegistry>,
 }
 
 impl std::ops::Deref for AppState {
@@ -51,7 +63,10 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, services: Arc<ServiceCatalog>, secure_cookies: bool) -> AppState {
+    pub fn new(
+        db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, services: Arc<ServiceCatalog>, secure_cookies: bool,
+        registries: RegistryGateway<ConfiguredRegistry>,
+    ) -> AppState {
         AppState(Arc::new(Inner {
             db,
             clock,
@@ -61,6 +76,7 @@ impl AppState {
             metrics: Metrics::default(),
             secure_cookies,
             positions: Default::default(),
+            registries,
         }))
     }
 }

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use crate::auth::{ApiUser, Authenticated};
 use crate::problem::{Problem, ProblemBody};
+use crate::registry_checks::Standing;
 use crate::queue::{self as service, ClaimDecision, ClaimInput, ExpiryRun, Position, ReferralAnswer, Registration, RoundSummary};
 use crate::state::AppState;
 
@@ -42,6 +43,10 @@ pub struct RegistrationRequest {
     /// mother, father, guardian or representative.
     #[schema(value_type = String)]
     pub relation: Relation,
+    /// A representative only (and then required): the notarised power of attorney the parent
+    /// gave them, checked in the notary registry (ЕНИС).
+    #[serde(default)]
+    pub power_of_attorney: Option<PowerOfAttorneyRequest>,
     /// kk or ru: the language of instruction.
     pub language: String,
     /// Kindergarten ids, most preferred first.
@@ -62,6 +67,35 @@ pub struct RegistrationRequest {
     /// in state registries (002 §10). Without it nothing is asked and nothing is registered.
     #[serde(default)]
     pub consent: bool,
+}
+
+/// A notarised power of attorney presented by a representative (000 R1 §10 process 2).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerOfAttorneyRequest {
+    /// Its number in the notary registry (ЕНИС).
+    pub number: String,
+    /// The IIN of the principal: the child's parent or legal representative who gave it.
+    pub principal_iin: String,
+}
+
+/// How the applicant stands to the child: a representative presents a power of attorney, nobody else does.
+fn standing(relation: Relation, poa: Option<&PowerOfAttorneyRequest>) -> Result<Standing, Problem> {
+    match (relation, poa) {
+        (Relation::Representative, Some(p)) => {
+            let number = p.number.trim();
+            if number.is_empty() || number.chars().count() > 100 {
+                return Err(Problem::invalid_field("power_of_attorney", "the power of attorney's number (1-100 characters)"));
+            }
+            let principal = Iin::parse(&p.principal_iin).map_err(|e| Problem::invalid_iin("power_of_attorney", e))?;
+            Ok(Standing::Representative { principal, number: number.to_owned() })
+        }
+        (Relation::Representative, None) => {
+            Err(Problem::invalid_field("power_of_attorney", "a representative presents the notarised power of attorney given by the parent"))
+        }
+        (_, Some(_)) => Err(Problem::invalid_field("power_of_attorney", "only a representative presents a power of attorney")),
+        (_, None) => Ok(Standing::Own),
+    }
 }
 
 /// The queue notification (004 App. 11, 003 App. 4).
@@ -279,6 +313,7 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
     let child_birth_date = parse_date("child_birth_date", &req.child_birth_date)?;
     let desired_start = parse_date("desired_start", &req.desired_start)?;
     let language = parse_language(&req.language)?;
+    let standing = standing(req.relation, req.power_of_attorney.as_ref())?;
     if req.child_name.trim().is_empty() || req.child_name.chars().count() > 200 {
         return Err(Problem::invalid_field("child_name", "1-200 characters"));
     }
@@ -328,7 +363,7 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
         accepted_by,
     };
     service::precheck(&state.db, state.clock.now(), &registration).await?;
-    crate::registry_checks::confirm_child(&state, "S1", &applicant_iin, &registration.child_iin, registration.child_birth_date, channel, me.user_id()).await?;
+    crate::registry_checks::confirm_child(&state, "S1", &applicant_iin, &registration.child_iin, registration.child_birth_date, &standing, channel, me.user_id()).await?;
     let r = service::register(&state.db, state.clock.now(), registration).await?;
     Ok((StatusCode::CREATED, Json(QueueNotification { entry_id: r.entry_id, registration_no: r.registration_no, registered_at: r.registered_at, status: "waiting".into() })))
 }

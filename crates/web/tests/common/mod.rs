@@ -9,6 +9,8 @@ use kezek_store::testing::TestDatabase;
 use kezek_web::{AppState, ServerConfig};
 use serde_json::Value;
 
+pub mod stub_gateway;
+
 /// The real clock moved forward by a number of days, so tests can reach deadlines without sleeping.
 #[derive(Debug, Default)]
 pub struct TestClock {
@@ -25,6 +27,10 @@ impl TestClock {
 impl kezek_web::Clock for TestClock {
     fn now(&self) -> time::OffsetDateTime {
         time::OffsetDateTime::now_utc() + time::Duration::seconds(self.seconds_ahead.load(Ordering::SeqCst))
+    }
+
+    fn monotonic(&self) -> std::time::Instant {
+        std::time::Instant::now() + std::time::Duration::from_secs(self.seconds_ahead.load(Ordering::SeqCst).max(0) as u64)
     }
 }
 
@@ -49,6 +55,11 @@ pub const PASSWORD: &str = kezek_store::demo::DEMO_PASSWORD;
 
 impl TestApp {
     pub async fn start(engine: Engine) -> TestApp {
+        Self::start_with_registries(engine, Default::default()).await
+    }
+
+    /// Starts the server with these registry settings (a gateway URL, its timeouts).
+    pub async fn start_with_registries(engine: Engine, registries: kezek_web::config::RegistryConfig) -> TestApp {
         let db = match engine {
             Engine::Sqlite => TestDatabase::sqlite(),
             Engine::Postgres => TestDatabase::postgres().await,
@@ -61,6 +72,7 @@ impl TestApp {
             no_demo: false,
             secure_cookies: false,
             log_format: "pretty".into(),
+            registries,
         };
         let config = match &db.target {
             kezek_store::DatabaseTarget::SqliteFile(p) => {
@@ -140,9 +152,24 @@ impl TestApp {
     }
 }
 
-/// One test per engine for each scenario.
+/// One test per engine for each scenario. With `engine =>`, each scenario gets the engine and
+/// starts its own app (e.g. after a stub it points the app at).
 #[macro_export]
 macro_rules! on_both_engines {
+    (engine => $($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                super::$scenario($crate::common::Engine::Sqlite).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                super::$scenario($crate::common::Engine::Postgres).await;
+            })*
+        }
+    };
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
