@@ -733,3 +733,15 @@ impl WriteTx {
         Ok(seq)
     }
 }
+
+impl Db {
+    /// The live referrals (open or accepted) to a kindergarten's groups, oldest first: what its
+    /// head enrols or refuses.
+    pub async fn live_referrals_to_kindergarten(&self, kindergarten: i64) -> Result<Vec<ReferralRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT r.id, r.round_id, r.entry_id, r.group_id, r.issued_at, r.expires_on, r.status, r.reason FROM referrals r \
+             JOIN kindergarten_groups g ON g.id = r.group_id \
+             WHERE g.organization_id = $1 AND r.status IN ('open', 'accepted') ORDER BY r.id")
+            .bind(kindergarten).fetch_all(p).await)?)
+    }
+}

@@ -63,9 +63,13 @@ struct HomePage {
     csrf: String,
     /// (role code, role message key, organization, task message key)
     roles: Vec<(String, String, String, String)>,
+    /// Where each role's work starts (same order as `roles`): (path, link message key).
+    role_links: Vec<Option<(String, String)>>,
+    /// Each region's public pages: (id, name).
+    regions: Vec<(i64, String)>,
 }
 
-fn render(t: impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(t: impl Template, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -87,10 +91,12 @@ fn cookie(name: &str, value: &str, max_age: Option<i64>, same_site: &str, secure
 }
 
 pub async fn home(State(state): State<AppState>, Visitor(visitor): Visitor) -> Result<Response, Problem> {
+    let mut role_links = Vec::new();
     let (user_name, csrf, roles) = match &visitor {
         Some(a) => {
             let mut roles = Vec::new();
             for m in &a.principal.memberships {
+                role_links.push(crate::queue_pages::role_start(m));
                 let org = match m.organization {
                     Some(o) => state.db.organization(o.id.0).await?.map(|o| localized_name(&o)).unwrap_or_default(),
                     None => String::new(),
@@ -102,10 +108,11 @@ pub async fn home(State(state): State<AppState>, Visitor(visitor): Visitor) -> R
         }
         None => (None, String::new(), Vec::new()),
     };
-    Ok(render(HomePage { t: Tr::current(), back: "/".into(), user_name, csrf, roles }, StatusCode::OK))
+    let regions = state.db.regions().await?.iter().map(|r| (r.id, crate::pages::region_name(r))).collect();
+    Ok(render(HomePage { t: Tr::current(), back: "/".into(), user_name, csrf, roles, role_links, regions }, StatusCode::OK))
 }
 
-fn localized_name(o: &kezek_store::OrganizationRow) -> String {
+pub(crate) fn localized_name(o: &kezek_store::OrganizationRow) -> String {
     match current_lang() {
         Lang::Kk => o.name_kk.clone(),
         Lang::Ru => o.name_ru.clone(),

@@ -33,6 +33,9 @@ pub mod openapi;
 pub mod problem;
 pub mod queue_log_keys;
 mod queue_log_page;
+mod pages;
+mod queue_pages;
+mod staff_pages;
 pub mod position_index;
 pub mod queue;
 mod registry_checks;
@@ -78,6 +81,21 @@ pub fn router(state: AppState) -> Router {
         .route("/lang/{code}", get(html::switch_language))
         .route("/static/kezek.css", get(html::stylesheet))
         .route("/regions/{id}/queue-log", get(queue_log_page::page))
+        .route("/regions/{id}/places", get(queue_pages::places))
+        .route("/rounds/{id}", get(queue_pages::round))
+        .route("/children", get(queue_pages::my_children))
+        .route("/children/new", get(queue_pages::register_form).post(queue_pages::register_submit))
+        .route("/children/{id}/preferences", get(queue_pages::preferences_form).post(queue_pages::preferences_submit))
+        .route("/referrals/{id}/accept", post(queue_pages::accept_referral))
+        .route("/referrals/{id}/decline", post(queue_pages::decline_referral))
+        .route("/office/children/new", get(queue_pages::office_register_form).post(queue_pages::office_register_submit))
+        .route("/kindergartens/{id}", get(staff_pages::kindergarten))
+        .route("/groups/{id}/places", post(staff_pages::publish_places))
+        .route("/referrals/{id}/enrol", post(staff_pages::enrol))
+        .route("/referrals/{id}/refuse", post(staff_pages::refuse))
+        .route("/regions/{id}/rounds", get(staff_pages::rounds).post(staff_pages::start_round))
+        .route("/regions/{id}/rounds/new", get(staff_pages::confirm_round))
+        .route("/regions/{id}/honesty", get(staff_pages::honesty))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api)

@@ -9,6 +9,11 @@ on_both_engines!(
     a_form_without_its_csrf_token_is_refused,
     a_forged_session_cookie_is_just_an_anonymous_visit,
     the_language_switch_changes_the_page_language,
+    a_parent_registers_sees_positions_and_accepts_the_referral_of_a_round_the_admin_started,
+    the_registration_form_lists_every_missing_field_and_refuses_in_the_parents_language,
+    free_places_queue_length_and_rounds_are_public,
+    an_operator_registers_for_the_applicant_present_and_the_auditor_reads_findings,
+    a_kindergarten_head_publishes_the_places_of_their_own_kindergarten_only,
 );
 
 fn cookie_from(r: &reqwest::Response, name: &str) -> Option<String> {
@@ -97,4 +102,261 @@ async fn the_language_switch_changes_the_page_language(app: &TestApp) {
     assert!(html.contains("<html lang=\"kk\">") && html.contains("ЖСН"), "{html}");
     let r = app.client.get(app.url("/lang/en?back=//evil.example")).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/", "no open redirect");
+}
+
+/// A browser session signed in through the form: its cookie header and the CSRF token its forms carry.
+struct Browser {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in(app: &TestApp, iin: &str, lang: &str) -> Browser {
+    let form = app.client.get(app.url("/login")).send().await.unwrap();
+    let csrf_cookie = cookie_from(&form, "kezek_csrf").unwrap();
+    let r = app.client.post(app.url("/login")).header("cookie", format!("kezek_csrf={csrf_cookie}"))
+        .form(&[("csrf", csrf_cookie.as_str()), ("iin", iin), ("password", common::PASSWORD)]).send().await.unwrap();
+    assert_eq!(r.status(), 303, "demo account {iin} signs in");
+    let session = cookie_from(&r, "kezek_session").unwrap();
+    let cookie = format!("kezek_session={session}; lang={lang}");
+    let home = app.client.get(app.url("/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    Browser { csrf: hidden_csrf(&home), cookie }
+}
+
+impl Browser {
+    async fn get(&self, app: &TestApp, path: &str) -> (u16, String) {
+        let r = app.client.get(app.url(path)).header("cookie", &self.cookie).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Sends a form with the session's CSRF token; answers the status and the redirect or page.
+    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let r = app.client.post(app.url(path)).header("cookie", &self.cookie).form(&all).send().await.unwrap();
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        (status, match location { Some(l) => l, None => r.text().await.unwrap() })
+    }
+}
+
+fn today() -> time::Date {
+    kezek_web::queue::local_today(time::OffsetDateTime::now_utc())
+}
+
+async fn almaty_id(app: &TestApp) -> i64 {
+    let (_, regions) = app.get("/api/v1/regions", None).await;
+    regions.as_array().unwrap().iter().find(|r| r["code"] == "almaty-city").unwrap()["id"].as_i64().unwrap()
+}
+
+/// A kindergarten of the region with a free place in a group of `band` and `language`.
+async fn kindergarten_with_place(app: &TestApp, region: i64, band: &str, language: &str) -> (i64, i64) {
+    let (_, places) = app.get(&format!("/api/v1/regions/{region}/places"), None).await;
+    let g = places.as_array().unwrap().iter()
+        .find(|g| g["age_band"] == band && g["language"] == language && g["free"].as_i64().unwrap() > 0)
+        .expect("the demo has a free place in the band");
+    (g["kindergarten_id"].as_i64().unwrap(), g["group_id"].as_i64().unwrap())
+}
+
+/// The demo registry's child of the first demo citizen (Ахметов Алихан, born 2023-02-14).
+const CHILD_IIN: &str = "230214502028";
+const CHILD_BIRTH: &str = "2023-02-14";
+
+fn band_of(birth: &str) -> String {
+    let birth = time::Date::parse(birth, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+    let age = kezek_domain::allocation::age_on(birth, kezek_domain::queue::school_year_start(today()));
+    format!("{}-{}", age, age + 1)
+}
+
+async fn a_parent_registers_sees_positions_and_accepts_the_referral_of_a_round_the_admin_started(app: &TestApp) {
+    let region = almaty_id(app).await;
+    let parent = sign_in(app, &app.iin_of("citizen", 0), "en").await;
+    let (k, group) = kindergarten_with_place(app, region, &band_of(CHILD_BIRTH), "kk").await;
+
+    // The first step offers the regions and languages; the second only kindergartens teaching in Kazakh.
+    let (s, step1) = parent.get(app, "/children/new").await;
+    assert_eq!(s, 200);
+    assert!(step1.contains("name=\"region\"") && step1.contains("name=\"language\""), "{step1}");
+    let (s, step2) = parent.get(app, &format!("/children/new?region={region}&language=kk")).await;
+    assert_eq!(s, 200);
+    assert!(step2.contains(&format!("<option value=\"{k}\"")), "the kindergarten is offered");
+    let ru_only = app.organizations("almaty-city", "kindergarten").await.iter().map(|o| o["id"].as_i64().unwrap()).nth(5).unwrap();
+    assert!(!step2.contains(&format!("<option value=\"{ru_only}\"")), "a Russian-only kindergarten is not offered for Kazakh");
+
+    let start = today().to_string();
+    let k_text = k.to_string();
+    let (s, to) = parent.post(app, "/children/new", &[
+        ("region", &region.to_string()), ("language", "kk"), ("child_iin", CHILD_IIN), ("child_birth_date", CHILD_BIRTH),
+        ("child_name", "Ахметов Алихан"), ("relation", "mother"), ("pref1", &k_text), ("desired_start", &start), ("consent", "yes"),
+    ]).await;
+    assert_eq!((s, to.as_str()), (303, "/children?registered=1"));
+
+    let (s, page) = parent.get(app, "/children?registered=1").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("registered in the queue under number 1"), "{page}");
+    assert!(page.contains("data-number>1<") && page.contains("Waiting in the queue"));
+    assert!(page.contains("data-rank=\"1\"") && page.contains("Ahead in the queue: 0"), "{page}");
+    assert!(page.contains("Your child:</strong> a child was registered"), "the family's own event is listed: {page}");
+
+    // Someone who is not the regional administrator cannot start a round.
+    let (s, _) = parent.get(app, &format!("/regions/{region}/rounds/new")).await;
+    assert_eq!(s, 403);
+    let admin = sign_in(app, &app.iin_of("regional_admin", 0), "en").await;
+    let (s, confirm) = admin.get(app, &format!("/regions/{region}/rounds/new")).await;
+    assert_eq!(s, 200);
+    assert!(confirm.contains("data-waiting-total>1<") && confirm.contains("id=\"start-round\""), "{confirm}");
+    let (s, to) = admin.post(app, &format!("/regions/{region}/rounds"), &[]).await;
+    assert_eq!(s, 303);
+    assert!(to.starts_with("/rounds/") && to.ends_with("?started=1"), "{to}");
+    let (s, round) = admin.get(app, &to).await;
+    assert_eq!(s, 200);
+    assert!(round.contains("data-check=\"ok\"") && round.contains("data-assigned>1<"), "{round}");
+
+    // The parent sees the referral, the round's reasons and the event, then accepts in Kazakh.
+    let kk = Browser { cookie: parent.cookie.replace("lang=en", "lang=kk"), csrf: parent.csrf.clone() };
+    let (_, page) = kk.get(app, "/children").await;
+    let referral = app.state.db.live_referrals_to_kindergarten(k).await.unwrap();
+    assert_eq!(referral.len(), 1);
+    assert_eq!(referral[0].group_id, group);
+    let rid = referral[0].id;
+    assert!(page.contains(&format!("action=\"/referrals/{rid}/accept\"")), "{page}");
+    assert!(page.contains("Бала орын алды") && page.contains("data-outcome=\"admitted\""), "{page}");
+    let (s, _) = app.client.post(app.url(&format!("/referrals/{rid}/accept"))).header("cookie", &kk.cookie)
+        .form(&[("csrf", "forged")]).send().await.map(|r| (r.status().as_u16(), ())).unwrap();
+    assert_eq!(s, 403, "a form without the session's token is refused");
+    let (s, to) = kk.post(app, &format!("/referrals/{rid}/accept"), &[]).await;
+    assert_eq!((s, to.as_str()), (303, "/children?done=accepted"));
+    let (_, page) = kk.get(app, "/children?done=accepted").await;
+    assert!(page.contains("Сіз орынды қабылдадыңыз") && page.contains("data-referral-status>Қабылданды<"), "{page}");
+    // Accepting twice is a conflict shown in the error summary, in the page's language.
+    let (s, page) = kk.post(app, &format!("/referrals/{rid}/accept"), &[]).await;
+    assert_eq!(s, 409);
+    assert!(page.contains("error-summary") && page.contains(&format!("href=\"#accept-{rid}\"")), "{page}");
+
+    // The kindergarten's head sees the referral and enrols the child under a contract.
+    let k_name = app.state.db.organization(k).await.unwrap().unwrap().name_en;
+    let head_iin = app.logins.iter().find(|l| l.role.as_str() == "kindergarten_head" && l.organization == k_name).map(|l| l.iin.clone()).unwrap();
+    let head = sign_in(app, &head_iin, "ru").await;
+    let (s, kpage) = head.get(app, &format!("/kindergartens/{k}")).await;
+    assert_eq!(s, 200);
+    assert!(kpage.contains("Ахметов Алихан") && kpage.contains(&format!("action=\"/referrals/{rid}/enrol\"")), "{kpage}");
+    let (s, to) = head.post(app, &format!("/referrals/{rid}/enrol"), &[
+        (&format!("contract_no-{rid}"), "Д-17"), (&format!("contract_date-{rid}"), &start),
+    ]).await;
+    assert_eq!((s, to), (303, format!("/kindergartens/{k}?done=enrolled")));
+    let (_, page) = parent.get(app, "/children").await;
+    assert!(page.contains("data-status>Enrolled<"), "{page}");
+}
+
+async fn the_registration_form_lists_every_missing_field_and_refuses_in_the_parents_language(app: &TestApp) {
+    let region = almaty_id(app).await;
+    let parent = sign_in(app, &app.iin_of("citizen", 0), "kk").await;
+    let (s, page) = parent.post(app, "/children/new", &[("region", &region.to_string()), ("language", "kk")]).await;
+    assert_eq!(s, 422);
+    for field in ["child_iin", "child_birth_date", "child_name", "relation", "pref1", "desired_start", "consent"] {
+        assert!(page.contains(&format!("<a href=\"#{field}\">")), "the summary links to {field}: {page}");
+    }
+    assert!(page.contains("Баланың ЖСН енгізіңіз") && page.contains("aria-invalid=\"true\""), "{page}");
+    // Step one sent without a choice.
+    let (s, page) = parent.get(app, "/children/new?step=1").await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#region\">") && page.contains("<a href=\"#language\">"), "{page}");
+
+    // A child the person registry does not know: the motivated refusal, in Russian.
+    let ru = Browser { cookie: parent.cookie.replace("lang=kk", "lang=ru"), csrf: parent.csrf.clone() };
+    let (k, _) = kindergarten_with_place(app, region, &band_of(CHILD_BIRTH), "kk").await;
+    let unknown = kezek_domain::identity::iin_for(time::macros::date!(2023 - 02 - 14), kezek_domain::identity::Sex::Male, 4321).unwrap().as_string();
+    let (s, page) = ru.post(app, "/children/new", &[
+        ("region", &region.to_string()), ("language", "kk"), ("child_iin", &unknown), ("child_birth_date", CHILD_BIRTH),
+        ("child_name", "Бала"), ("relation", "father"), ("pref1", &k.to_string()), ("desired_start", &today().to_string()), ("consent", "yes"),
+    ]).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#registration\">В постановке на очередь отказано</a>"), "{page}");
+    assert!(page.contains("в государственной базе данных «Физические лица» нет сведений о ребёнке"), "{page}");
+    assert!(page.contains(&format!("value=\"{unknown}\"")), "the typed IIN is kept");
+    // A mistyped IIN is the field's own error, linked to it.
+    let typo = format!("{}{}", &CHILD_IIN[..11], (CHILD_IIN.as_bytes()[11] - b'0' + 1) % 10);
+    let (s, page) = ru.post(app, "/children/new", &[
+        ("region", &region.to_string()), ("language", "kk"), ("child_iin", &typo), ("child_birth_date", CHILD_BIRTH),
+        ("child_name", "Бала"), ("relation", "father"), ("pref1", &k.to_string()), ("desired_start", &today().to_string()), ("consent", "yes"),
+    ]).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#child_iin\">ИИН указан неверно</a>"), "{page}");
+}
+
+async fn free_places_queue_length_and_rounds_are_public(app: &TestApp) {
+    let region = almaty_id(app).await;
+    let home = app.client.get(app.url("/")).header("cookie", "lang=en").send().await.unwrap().text().await.unwrap();
+    assert!(home.contains(&format!("href=\"/regions/{region}/places\"")), "{home}");
+    let r = app.client.get(app.url(&format!("/regions/{region}/places"))).header("cookie", "lang=ru").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Ясли-сад №1 «Балапан»") && page.contains("data-waiting-total>0<"), "{page}");
+    let (_, places) = app.get(&format!("/api/v1/regions/{region}/places"), None).await;
+    let free: i64 = places.as_array().unwrap().iter().map(|g| g["free"].as_i64().unwrap()).sum();
+    assert!(page.contains(&format!("data-free-total>{free}<")), "the page adds up the API's free places");
+    let filtered = app.client.get(app.url(&format!("/regions/{region}/places?band=3-4&language=ru&free=yes"))).send().await.unwrap().text().await.unwrap();
+    let shown = filtered.matches("data-free>").count();
+    let expected = places.as_array().unwrap().iter().filter(|g| g["age_band"] == "3-4" && g["language"] == "ru" && g["free"].as_i64().unwrap() > 0).count();
+    assert_eq!(shown, expected, "the filter shows exactly the matching groups");
+    let log = app.client.get(app.url(&format!("/regions/{region}/queue-log"))).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains(&format!("href=\"/regions/{region}/places\"")), "the queue log links to the places");
+    let r = app.client.get(app.url("/regions/999999/places")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+async fn an_operator_registers_for_the_applicant_present_and_the_auditor_reads_findings(app: &TestApp) {
+    let region = almaty_id(app).await;
+    let operator = sign_in(app, &app.iin_of("operator", 0), "en").await;
+    let (s, page) = operator.get(app, "/office/children/new?language=ru").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("id=\"applicant_iin\"") && !page.contains("name=\"region\" value=\"\""), "{page}");
+    // Иванова Мария (the second demo citizen) and her son Тимур, born 2022-06-30.
+    let (k, _) = kindergarten_with_place(app, region, &band_of("2022-06-30"), "ru").await;
+    let (s, to) = operator.post(app, "/office/children/new", &[
+        ("language", "ru"), ("applicant_iin", &app.iin_of("citizen", 1)), ("child_iin", "220630502031"), ("child_birth_date", "2022-06-30"),
+        ("child_name", "Иванов Тимур"), ("relation", "mother"), ("pref1", &k.to_string()), ("desired_start", &today().to_string()), ("consent", "yes"),
+    ]).await;
+    assert_eq!((s, to.as_str()), (303, "/office/children/new?language=ru&registered=1"), "{to}");
+    let entry = &app.state.db.entries_of_region(region).await.unwrap()[0];
+    assert_eq!(entry.channel, "state_corporation");
+    // The family sees it among their children.
+    let mother = sign_in(app, &app.iin_of("citizen", 1), "en").await;
+    let (_, page) = mother.get(app, "/children").await;
+    assert!(page.contains("Иванов Тимур"), "{page}");
+    // A citizen has no office form and no honesty page.
+    assert_eq!(mother.get(app, "/office/children/new").await.0, 403);
+    assert_eq!(mother.get(app, &format!("/regions/{region}/honesty")).await.0, 403);
+
+    let auditor = sign_in(app, &app.iin_of("auditor", 0), "en").await;
+    let (s, page) = auditor.get(app, &format!("/regions/{region}/honesty")).await;
+    assert_eq!(s, 200);
+    let (_, report) = app.get(&format!("/api/v1/regions/{region}/honesty"), Some(&app.token(&app.iin_of("auditor", 0)).await)).await;
+    let n = report["findings"].as_array().unwrap().len();
+    assert!(page.contains(&format!("data-findings=\"{n}\"")), "the page lists what the API finds: {page}");
+}
+
+async fn a_kindergarten_head_publishes_the_places_of_their_own_kindergarten_only(app: &TestApp) {
+    let head = sign_in(app, &app.iin_of("kindergarten_head", 0), "en").await;
+    let k = app.organizations("almaty-city", "kindergarten").await[0]["id"].as_i64().unwrap();
+    let other = app.organizations("almaty-city", "kindergarten").await[1]["id"].as_i64().unwrap();
+    assert_eq!(head.get(app, &format!("/kindergartens/{other}")).await.0, 403, "only the kindergarten's own head");
+    let (s, page) = head.get(app, &format!("/kindergartens/{k}")).await;
+    assert_eq!(s, 200);
+    let group = app.state.db.groups_of(k).await.unwrap()[0].clone();
+    assert!(page.contains(&format!("action=\"/groups/{}/places\"", group.id)), "{page}");
+    let cap = format!("capacity-{}", group.id);
+    let enr = format!("enrolled-{}", group.id);
+    let (s, to) = head.post(app, &format!("/groups/{}/places", group.id), &[(&cap, &(group.enrolled + 4).to_string()), (&enr, &group.enrolled.to_string())]).await;
+    assert_eq!((s, to), (303, format!("/kindergartens/{k}?done=places")));
+    assert_eq!(app.state.db.group(group.id).await.unwrap().unwrap().capacity, group.enrolled + 4);
+    // Not a number, and more enrolled than capacity: both shown against the group's fields.
+    let (s, page) = head.post(app, &format!("/groups/{}/places", group.id), &[(&cap, "many"), (&enr, "1")]).await;
+    assert_eq!(s, 422);
+    assert!(page.contains(&format!("<a href=\"#{cap}\">")) && page.contains("capacity as a number"), "{page}");
+    let (s, page) = head.post(app, &format!("/groups/{}/places", group.id), &[(&cap, "5"), (&enr, "9")]).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("The numbers of places do not add up"), "{page}");
+    // An unknown referral is a page of its own, not an error summary.
+    let (s, page) = head.post(app, "/referrals/999999/enrol", &[]).await;
+    assert_eq!(s, 404, "{page}");
 }

@@ -1,0 +1,401 @@
+//! The queue's pages for staff: a kindergarten head publishes places and enrols or refuses the
+//! referrals to the kindergarten; a regional administrator starts an allocation round (after a
+//! confirmation) and reads its statistics and check; an auditor reads the honesty findings.
+//! As on the families' pages, every action is the API's own handler called as the signed-in user.
+
+use askama::Template;
+use axum::Form;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use kezek_domain::access::{Action, RegionId, authorize};
+use serde::Deserialize;
+
+use crate::api::ApiJson;
+use crate::api::directory::{self as api_d, PlacesRequest};
+use crate::api::queue::{self as api_q, EnrolRequest, ReasonRequest};
+use crate::auth::{ApiUser, Authenticated, Visitor};
+use crate::html::{Tr, render};
+use crate::pages::{
+    FieldError, Fields, chrome, day, field_error, group_label, moment, msg, organization_name, own_error,
+    problem_page, region_name, see_other, signed_form, signed_in,
+};
+use crate::problem::Problem;
+use crate::queue_pages::FormState;
+use crate::state::AppState;
+
+// ---------------------------------------------------------------------------------------------
+// Kindergarten head
+
+#[derive(Template)]
+#[template(path = "kindergarten.html")]
+struct KindergartenPage {
+    t: Tr,
+    back: String,
+    user_name: Option<String>,
+    csrf: String,
+    form: FormState,
+    notice: Option<String>,
+    name: String,
+    region_id: i64,
+    groups: Vec<GroupRow>,
+    referrals: Vec<ReferralRow>,
+}
+
+struct GroupRow {
+    id: i64,
+    cap_field: String,
+    enr_field: String,
+    label: String,
+    capacity: i64,
+    enrolled: i64,
+    held: i64,
+    free: i64,
+}
+
+struct ReferralRow {
+    id: i64,
+    no_field: String,
+    date_field: String,
+    reason_field: String,
+    child: String,
+    birth_date: String,
+    number: i64,
+    group: String,
+    issued: String,
+    expires_on: String,
+    status: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// The kindergarten `id`, if the visitor may enrol there (its head): 404 for an unknown one,
+/// 403 for anyone else.
+async fn headed_kindergarten(state: &AppState, me: &Authenticated, id: i64) -> Result<kezek_store::OrganizationRow, Problem> {
+    let org = state.db.organization(id).await?.filter(|o| o.kind == "kindergarten").ok_or_else(Problem::not_found)?;
+    authorize(&me.principal, Action::Enrol(org.scope()?)).map_err(|_| Problem::forbidden())?;
+    Ok(org)
+}
+
+async fn kindergarten_page(state: &AppState, me: &Authenticated, id: i64, values: Fields, errors: Vec<FieldError>, notice: Option<String>) -> Result<KindergartenPage, Problem> {
+    let org = headed_kindergarten(state, me, id).await?;
+    let groups: Vec<GroupRow> = state
+        .db
+        .groups_with_holds(org.region_id)
+        .await?
+        .into_iter()
+        .filter(|g| g.organization_id == id)
+        .map(|g| GroupRow {
+            id: g.id,
+            cap_field: format!("capacity-{}", g.id),
+            enr_field: format!("enrolled-{}", g.id),
+            label: group_label(&g.age_band, &g.language),
+            capacity: g.capacity,
+            enrolled: g.enrolled,
+            held: g.held,
+            free: g.free(),
+        })
+        .collect();
+    let mut referrals = Vec::new();
+    for r in state.db.live_referrals_to_kindergarten(id).await? {
+        let Some(entry) = state.db.queue_entry(r.entry_id).await? else { continue };
+        referrals.push(ReferralRow {
+            id: r.id,
+            no_field: format!("contract_no-{}", r.id),
+            date_field: format!("contract_date-{}", r.id),
+            reason_field: format!("reason-{}", r.id),
+            child: entry.child_name,
+            birth_date: day(entry.child_birth_date),
+            number: entry.registration_no,
+            group: groups.iter().find(|g| g.id == r.group_id).map_or_else(String::new, |g| g.label.clone()),
+            issued: moment(r.issued_at),
+            expires_on: day(r.expires_on),
+            status: msg(&format!("referral-status-{}", r.status), &[]),
+        });
+    }
+    let mut form = FormState::new(values, errors);
+    for g in &groups {
+        for (name, value) in [("capacity", g.capacity), ("enrolled", g.enrolled)] {
+            let key = format!("{name}-{}", g.id);
+            if form.values.get(&key).is_empty() {
+                form.values.set(&key, value.to_string());
+            }
+        }
+    }
+    let (user_name, csrf) = chrome(Some(me));
+    Ok(KindergartenPage {
+        t: Tr::current(),
+        back: format!("/kindergartens/{id}"),
+        user_name,
+        csrf,
+        form,
+        notice,
+        name: organization_name(&org),
+        region_id: org.region_id,
+        groups,
+        referrals,
+    })
+}
+
+async fn kindergarten_response(state: &AppState, me: &Authenticated, id: i64, values: Fields, errors: Vec<FieldError>, notice: Option<String>, status: StatusCode) -> Response {
+    match kindergarten_page(state, me, id, values, errors, notice).await {
+        Ok(page) => render(page, status),
+        Err(p) => problem_page(Some(me), p),
+    }
+}
+
+/// `GET /kindergartens/{id}`: the head's groups and referrals.
+pub async fn kindergarten(State(state): State<AppState>, Visitor(visitor): Visitor, Path(id): Path<i64>, Query(q): Query<DoneQuery>) -> Response {
+    let me = match signed_in(visitor) {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let notice = match q.done.as_deref() {
+        Some(d @ ("places" | "enrolled" | "refused")) => Some(msg(&format!("notice-{d}"), &[])),
+        _ => None,
+    };
+    kindergarten_response(&state, &me, id, Fields::empty(), Vec::new(), notice, StatusCode::OK).await
+}
+
+/// The kindergarten a group or a referral belongs to, for the page to return to.
+async fn kindergarten_of_group(state: &AppState, group: i64) -> Result<i64, Problem> {
+    Ok(state.db.group(group).await?.ok_or_else(Problem::not_found)?.organization_id)
+}
+
+async fn kindergarten_of_referral(state: &AppState, referral: i64) -> Result<i64, Problem> {
+    let r = state.db.referral(referral).await?.ok_or_else(Problem::not_found)?;
+    kindergarten_of_group(state, r.group_id).await
+}
+
+/// `POST /groups/{id}/places`: publishes a group's capacity and enrolment.
+pub async fn publish_places(State(state): State<AppState>, Visitor(visitor): Visitor, Path(group): Path<i64>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let (me, fields) = match signed_form(visitor, form) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let kindergarten = match kindergarten_of_group(&state, group).await {
+        Ok(k) => k,
+        Err(p) => return problem_page(Some(&me), p),
+    };
+    let (capacity_field, enrolled_field) = (format!("capacity-{group}"), format!("enrolled-{group}"));
+    let mut errors = Vec::new();
+    let capacity = fields.trimmed(&capacity_field).parse::<i64>().map_err(|_| errors.push(own_error(&capacity_field, "form-error-capacity"))).ok();
+    let enrolled = fields.trimmed(&enrolled_field).parse::<i64>().map_err(|_| errors.push(own_error(&enrolled_field, "form-error-enrolled"))).ok();
+    let status = match (capacity, enrolled) {
+        (Some(capacity), Some(enrolled)) => {
+            match api_d::update_places(State(state.clone()), ApiUser(me.clone()), Path(group), ApiJson(PlacesRequest { capacity, enrolled })).await {
+                Ok(_) => return see_other(&format!("/kindergartens/{kindergarten}?done=places")),
+                Err(p) => {
+                    errors.push(field_error(&p, &capacity_field));
+                    p.status
+                }
+            }
+        }
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    kindergarten_response(&state, &me, kindergarten, fields, errors, None, status).await
+}
+
+/// `POST /referrals/{id}/enrol`: enrols the child under a contract (S2).
+pub async fn enrol(State(state): State<AppState>, Visitor(visitor): Visitor, Path(referral): Path<i64>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let (me, fields) = match signed_form(visitor, form) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let kindergarten = match kindergarten_of_referral(&state, referral).await {
+        Ok(k) => k,
+        Err(p) => return problem_page(Some(&me), p),
+    };
+    let (no_field, date_field) = (format!("contract_no-{referral}"), format!("contract_date-{referral}"));
+    let mut errors = Vec::new();
+    if fields.trimmed(&no_field).is_empty() {
+        errors.push(own_error(&no_field, "form-error-contract_no"));
+    }
+    if fields.trimmed(&date_field).is_empty() {
+        errors.push(own_error(&date_field, "form-error-contract_date"));
+    }
+    let status = if errors.is_empty() {
+        let request = EnrolRequest { contract_no: fields.trimmed(&no_field), contract_date: fields.trimmed(&date_field) };
+        match api_q::enrol(State(state.clone()), ApiUser(me.clone()), Path(referral), ApiJson(request)).await {
+            Ok(_) => return see_other(&format!("/kindergartens/{kindergarten}?done=enrolled")),
+            Err(p) => {
+                let mut e = field_error(&p, &no_field);
+                if let Some(f) = p.field {
+                    e.field = format!("{f}-{referral}");
+                }
+                errors.push(e);
+                p.status
+            }
+        }
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    kindergarten_response(&state, &me, kindergarten, fields, errors, None, status).await
+}
+
+/// `POST /referrals/{id}/refuse`: the head refuses the referral with a reason.
+pub async fn refuse(State(state): State<AppState>, Visitor(visitor): Visitor, Path(referral): Path<i64>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let (me, fields) = match signed_form(visitor, form) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let kindergarten = match kindergarten_of_referral(&state, referral).await {
+        Ok(k) => k,
+        Err(p) => return problem_page(Some(&me), p),
+    };
+    let reason_field = format!("reason-{referral}");
+    let request = ReasonRequest { reason: fields.trimmed(&reason_field) };
+    let (status, errors) = match api_q::refuse(State(state.clone()), ApiUser(me.clone()), Path(referral), ApiJson(request)).await {
+        Ok(_) => return see_other(&format!("/kindergartens/{kindergarten}?done=refused")),
+        Err(p) => (p.status, vec![field_error(&p, &reason_field)]),
+    };
+    let errors = errors.into_iter().map(|mut e| {
+        if e.field == "reason" {
+            e.field = reason_field.clone();
+        }
+        e
+    }).collect();
+    kindergarten_response(&state, &me, kindergarten, fields, errors, None, status).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regional administrator: rounds
+
+#[derive(Template)]
+#[template(path = "rounds.html")]
+struct RoundsPage {
+    t: Tr,
+    back: String,
+    user_name: Option<String>,
+    csrf: String,
+    form: FormState,
+    /// The confirmation step before a round starts.
+    confirm: bool,
+    region_id: i64,
+    region_name: String,
+    total_waiting: usize,
+    free_places: i64,
+    rounds: Vec<i64>,
+}
+
+async fn rounds_page(state: &AppState, me: &Authenticated, region: i64, confirm: bool, errors: Vec<FieldError>) -> Result<RoundsPage, Problem> {
+    authorize(&me.principal, Action::ManageQueue(RegionId(region))).map_err(|_| Problem::forbidden())?;
+    let regions = state.db.regions().await?;
+    let r = regions.iter().find(|r| r.id == region).ok_or_else(Problem::not_found)?;
+    let Json(stats) = api_q::stats(State(state.clone()), Path(region)).await?;
+    let Json(places) = api_q::places(State(state.clone()), Path(region)).await?;
+    let (user_name, csrf) = chrome(Some(me));
+    Ok(RoundsPage {
+        t: Tr::current(),
+        back: format!("/regions/{region}/rounds"),
+        user_name,
+        csrf,
+        form: FormState::new(Fields::empty(), errors),
+        confirm,
+        region_id: region,
+        region_name: region_name(r),
+        total_waiting: stats.total_waiting,
+        free_places: places.iter().map(|p| p.free).sum(),
+        rounds: state.db.recent_rounds(region, 20).await?,
+    })
+}
+
+async fn rounds_response(state: &AppState, visitor: Option<Authenticated>, region: i64, confirm: bool) -> Response {
+    let me = match signed_in(visitor) {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    match rounds_page(state, &me, region, confirm, Vec::new()).await {
+        Ok(page) => render(page, StatusCode::OK),
+        Err(p) => problem_page(Some(&me), p),
+    }
+}
+
+/// `GET /regions/{id}/rounds`: the region's queue at a glance and its rounds.
+pub async fn rounds(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>) -> Response {
+    rounds_response(&state, visitor, region, false).await
+}
+
+/// `GET /regions/{id}/rounds/new`: what a round will take, and the button that starts it.
+pub async fn confirm_round(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>) -> Response {
+    rounds_response(&state, visitor, region, true).await
+}
+
+/// `POST /regions/{id}/rounds`: starts the round through the API's handler.
+pub async fn start_round(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let (me, _) = match signed_form(visitor, form) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match api_q::start_round(State(state.clone()), ApiUser(me.clone()), Path(region)).await {
+        Ok((_, Json(summary))) => see_other(&format!("/rounds/{}?started=1", summary.round_id)),
+        Err(p) if p.status == StatusCode::FORBIDDEN || p.status == StatusCode::NOT_FOUND => problem_page(Some(&me), p),
+        Err(p) => match rounds_page(&state, &me, region, true, vec![field_error(&p, "start-round")]).await {
+            Ok(page) => render(page, p.status),
+            Err(p) => problem_page(Some(&me), p),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Auditor: honesty findings
+
+#[derive(Template)]
+#[template(path = "honesty.html")]
+struct HonestyPage {
+    t: Tr,
+    back: String,
+    user_name: Option<String>,
+    csrf: String,
+    region_id: i64,
+    region_name: String,
+    findings: Vec<FindingRow>,
+}
+
+struct FindingRow {
+    kind: String,
+    label: String,
+    object: String,
+    detail: String,
+}
+
+/// `GET /regions/{id}/honesty`: what should never happen in the region's queue.
+pub async fn honesty(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>) -> Response {
+    let me = match signed_in(visitor) {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let page = async {
+        let Json(report) = api_q::honesty(State(state.clone()), ApiUser(me.clone()), Path(region)).await?;
+        let regions = state.db.regions().await?;
+        let r = regions.iter().find(|r| r.id == region).ok_or_else(Problem::not_found)?;
+        let (user_name, csrf) = chrome(Some(&me));
+        Ok::<_, Problem>(HonestyPage {
+            t: Tr::current(),
+            back: format!("/regions/{region}/honesty"),
+            user_name,
+            csrf,
+            region_id: region,
+            region_name: region_name(r),
+            findings: report
+                .findings
+                .into_iter()
+                .map(|f| FindingRow {
+                    label: msg(&format!("finding-{}", f.kind), &[]),
+                    object: msg(&format!("object-{}", f.object_type), &[("id", f.object_id.to_string())]),
+                    kind: f.kind,
+                    detail: f.detail,
+                })
+                .collect(),
+        })
+    }
+    .await;
+    match page {
+        Ok(page) => render(page, StatusCode::OK),
+        Err(p) => problem_page(Some(&me), p),
+    }
+}
