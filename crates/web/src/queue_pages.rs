@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::api::ApiJson;
 use crate::api::queue::{
-    self as api_q, ChangeRequest, PriorityClaimRequest, ReasonRequest, RegistrationRequest, RegistrationView, SinceQuery,
+    self as api_q, ChangeRequest, PowerOfAttorneyRequest, PriorityClaimRequest, ReasonRequest, RegistrationRequest, RegistrationView, SinceQuery,
 };
 use crate::auth::{ApiUser, Authenticated, Visitor};
 use crate::html::{Tr, render};
@@ -722,6 +722,12 @@ async fn register_post(state: AppState, visitor: Option<Authenticated>, form: Ve
             child_birth_date: fields.trimmed("child_birth_date"),
             child_name: fields.trimmed("child_name"),
             relation: relation_of(fields.get("relation")).expect("checked by missing_fields"),
+            // A representative presents the parent's power of attorney; given by anyone else, the
+            // API refuses it, so it is passed on whenever it was filled in.
+            power_of_attorney: (fields.get("relation") == "representative"
+                || !fields.trimmed("power_of_attorney").is_empty()
+                || !fields.trimmed("poa_principal_iin").is_empty())
+            .then(|| PowerOfAttorneyRequest { number: fields.trimmed("power_of_attorney"), principal_iin: fields.trimmed("poa_principal_iin") }),
             language,
             preferences,
             desired_start: fields.trimmed("desired_start"),
