@@ -103,6 +103,8 @@ pub struct Registration {
     pub applicant: UserId,
     pub channel: Channel,
     pub accepted_by: Option<UserId>,
+    /// The reference the registration's consents and registry requests are recorded under.
+    pub registry_checks: Option<String>,
 }
 
 pub struct ClaimInput {
@@ -221,7 +223,7 @@ pub async fn register(db: &Db, now: OffsetDateTime, r: Registration) -> Result<R
         object_type: "queue_entry",
         object_id: entry.to_string(),
         organization_id: None,
-        details: json!({ "region": r.region_id, "registration_no": number, "channel": r.channel.as_str() }),
+        details: json!({ "region": r.region_id, "registration_no": number, "channel": r.channel.as_str(), "registry_checks": r.registry_checks }),
     })
     .await?;
     let at = tx.now();
@@ -255,6 +257,7 @@ pub async fn change(db: &Db, now: OffsetDateTime, entry: &EntryRow, by: UserId, 
         applicant: by,
         channel: Channel::Portal,
         accepted_by: None,
+        registry_checks: None,
     };
     check_kindergartens(db, &probe, &settings.bands).await?;
     let mut tx = db.begin_write(Some(by), now).await?;

@@ -66,8 +66,19 @@ fn consent_channel(channel: Channel, actor: UserId) -> ConsentChannel {
     }
 }
 
+/// A new reference for one registration's registry checks: its consents and registry requests
+/// are recorded under it (their `application_ref`), and the registration's audit entry names it,
+/// since the queue entry does not exist yet when the registries are asked.
+fn new_check_reference(service: &str) -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    format!("{service}-registration-{}", hex::encode(bytes))
+}
+
 /// Records the applicant's consent for each of `subjects`, in one audited transaction.
-async fn record_consents(state: &AppState, service: &str, applicant: &Iin, subjects: &[&Iin], channel: Channel, actor: UserId) -> Result<(), Problem> {
+async fn record_consents(
+    state: &AppState, service: &str, reference: &str, applicant: &Iin, subjects: &[&Iin], channel: Channel, actor: UserId,
+) -> Result<(), Problem> {
     let mut tx = state.db.begin_write(Some(actor), state.clock.now()).await?;
     for subject in subjects {
         kezek_registries::consent::record(&mut tx, &kezek_store::NewConsent {
@@ -75,7 +86,7 @@ async fn record_consents(state: &AppState, service: &str, applicant: &Iin, subje
             given_by: applicant,
             channel: consent_channel(channel, actor),
             scope: service,
-            application_ref: None,
+            application_ref: Some(reference),
         })
         .await?;
     }
@@ -85,13 +96,15 @@ async fn record_consents(state: &AppState, service: &str, applicant: &Iin, subje
 
 /// Consent, the power of attorney of a representative, then the person registry's word on the
 /// child: a refusal the seeds name, or 503 when a registry cannot be asked (nothing is
-/// registered; the applicant tries again).
+/// registered; the applicant tries again). On success, the reference its consents and requests
+/// are recorded under.
 #[allow(clippy::too_many_arguments)]
 pub async fn confirm_child(
     state: &AppState, service: &str, applicant: &Iin, child: &Iin, birth: Date, standing: &Standing, channel: Channel, actor: UserId,
-) -> Result<(), Problem> {
-    record_consents(state, service, applicant, &[applicant, child], channel, actor).await?;
-    let ctx = RequestContext { applicant, service, application_ref: None, actor: Some(actor) };
+) -> Result<String, Problem> {
+    let reference = new_check_reference(service);
+    record_consents(state, service, &reference, applicant, &[applicant, child], channel, actor).await?;
+    let ctx = RequestContext { applicant, service, application_ref: Some(&reference), actor: Some(actor) };
     let parent = match standing {
         Standing::Own => applicant,
         Standing::Representative { principal, number } => {
@@ -102,12 +115,12 @@ pub async fn confirm_child(
                 Err(e) => return Err(not_asked(e)),
             }
             // The verified power is what lets the representative consent for the principal.
-            record_consents(state, service, applicant, &[principal], channel, actor).await?;
+            record_consents(state, service, &reference, applicant, &[principal], channel, actor).await?;
             principal
         }
     };
     match state.registries.check_child_of(&ctx, child, birth, parent).await {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(_)) => Ok(reference),
         Ok(Err(refusal)) => Err(refused(
             match refusal {
                 ChildRefusal::ChildUnknown => "registry-refusal-child-unknown",

@@ -171,6 +171,14 @@ async fn a_gateway_slower_than_its_timeout_gives_a_503_in_kazakh_and_registers_n
     stub.set(Mode::Healthy);
     retry_registers_once(&app, &region, &token, &body).await;
     assert_eq!(outcomes(&app, &parent).await[..3], ["timeout", "answered", "answered"]);
+    // Each attempt's consents and requests are recorded under a reference of their own.
+    let mut asked = app.state.db.registry_requests_about(&Iin::parse(&parent).unwrap()).await.unwrap();
+    asked.sort_by_key(|r| r.id);
+    let (failed, retried) = (asked[0].application_ref.clone().unwrap(), asked[1].application_ref.clone().unwrap());
+    assert_ne!(failed, retried);
+    assert_eq!(app.state.db.registry_requests_of(&retried).await.unwrap().len(), 2, "the child and the parenthood");
+    let consent_refs: Vec<Option<String>> = app.state.db.consents_of(&Iin::parse(&child.0).unwrap()).await.unwrap().into_iter().map(|c| c.application_ref).collect();
+    assert!(consent_refs.contains(&Some(failed)) && consent_refs.contains(&Some(retried)), "{consent_refs:?}");
     assert_eq!(app.state.db.verify_audit_chain().await.unwrap().map(|n| n > 0), Ok(true));
 }
 
@@ -331,6 +339,17 @@ async fn a_representative_registers_only_with_the_parents_valid_power_of_attorne
 
     let (s, n) = register(app, &token, "en", &with(&child, "P-VALID", &parent)).await;
     assert_eq!(s, 201, "{n}");
+    // The power, the child and the principal's parenthood were asked under one reference, with
+    // the consents of the representative, the child and the principal.
+    let mut asked = app.state.db.registry_requests_about(&Iin::parse(&representative).unwrap()).await.unwrap();
+    asked.sort_by_key(|r| r.id);
+    let reference = asked.last().unwrap().application_ref.clone().unwrap();
+    let operations: Vec<String> = app.state.db.registry_requests_of(&reference).await.unwrap().into_iter().map(|r| r.operation).collect();
+    assert_eq!(operations, ["power_of_attorney", "person", "relation"]);
+    for (subject, n) in [(&representative, 1), (&child.0, 1), (&parent, 1)] {
+        let with_ref = app.state.db.consents_of(&Iin::parse(subject).unwrap()).await.unwrap().into_iter().filter(|c| c.application_ref.as_deref() == Some(&reference)).count();
+        assert_eq!(with_ref, n);
+    }
     let entries = app.state.db.entries_of_region(region.id).await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].applicant_relation, "representative");

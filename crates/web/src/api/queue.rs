@@ -361,10 +361,11 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
         applicant,
         channel,
         accepted_by,
+        registry_checks: None,
     };
     service::precheck(&state.db, state.clock.now(), &registration).await?;
-    crate::registry_checks::confirm_child(&state, "S1", &applicant_iin, &registration.child_iin, registration.child_birth_date, &standing, channel, me.user_id()).await?;
-    let r = service::register(&state.db, state.clock.now(), registration).await?;
+    let checks = crate::registry_checks::confirm_child(&state, "S1", &applicant_iin, &registration.child_iin, registration.child_birth_date, &standing, channel, me.user_id()).await?;
+    let r = service::register(&state.db, state.clock.now(), Registration { registry_checks: Some(checks), ..registration }).await?;
     Ok((StatusCode::CREATED, Json(QueueNotification { entry_id: r.entry_id, registration_no: r.registration_no, registered_at: r.registered_at, status: "waiting".into() })))
 }
 
