@@ -14,6 +14,7 @@ on_both_engines!(
     free_places_queue_length_and_rounds_are_public,
     an_operator_registers_for_the_applicant_present_and_the_auditor_reads_findings,
     a_kindergarten_head_publishes_the_places_of_their_own_kindergarten_only,
+    a_representative_registers_through_the_form_only_with_the_parents_power_of_attorney,
 );
 
 fn cookie_from(r: &reqwest::Response, name: &str) -> Option<String> {
@@ -359,4 +360,40 @@ async fn a_kindergarten_head_publishes_the_places_of_their_own_kindergarten_only
     // An unknown referral is a page of its own, not an error summary.
     let (s, page) = head.post(app, "/referrals/999999/enrol", &[]).await;
     assert_eq!(s, 404, "{page}");
+}
+
+/// The demo notary registry: power of attorney 2026-0001 lets Серікбаев Данияр apply for S1 on
+/// behalf of Ахметова Гүлнар (the first demo citizen); 2024-0042, from Иванова Мария, has expired.
+async fn a_representative_registers_through_the_form_only_with_the_parents_power_of_attorney(app: &TestApp) {
+    let region = almaty_id(app).await;
+    let representative = sign_in(app, "870415401546", "en").await;
+    let (k, _) = kindergarten_with_place(app, region, &band_of(CHILD_BIRTH), "kk").await;
+    let (region, k, start) = (region.to_string(), k.to_string(), today().to_string());
+    let form = |number: &'static str, principal: &'static str| {
+        vec![
+            ("region", region.clone()), ("language", "kk".into()), ("child_iin", CHILD_IIN.into()), ("child_birth_date", CHILD_BIRTH.into()),
+            ("child_name", "Ахметов Алихан".into()), ("relation", "representative".into()), ("pref1", k.clone()), ("desired_start", start.clone()),
+            ("consent", "yes".into()), ("power_of_attorney", number.into()), ("poa_principal_iin", principal.into()),
+        ]
+    };
+    async fn post(b: &Browser, app: &TestApp, fields: Vec<(&'static str, String)>) -> (u16, String) {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(app, "/children/new", &fields).await
+    }
+    let (s, page) = representative.get(app, &format!("/children/new?region={region}&language=kk")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("name=\"power_of_attorney\"") && page.contains("name=\"poa_principal_iin\""), "{page}");
+
+    let (s, page) = post(&representative, app, form("", "")).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#power_of_attorney\">") && page.contains("Give the number of the notarised power of attorney"), "{page}");
+    let (s, page) = post(&representative, app, form("2024-0042", "900414301532")).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#power_of_attorney\">The registration is refused</a>") && page.contains("the power of attorney has expired"), "{page}");
+    assert!(app.state.db.entries_of_region(region.parse().unwrap()).await.unwrap().is_empty());
+
+    let (s, to) = post(&representative, app, form("2026-0001", "930413401529")).await;
+    assert_eq!((s, to.as_str()), (303, "/children?registered=1"), "{to}");
+    let entries = app.state.db.entries_of_region(region.parse().unwrap()).await.unwrap();
+    assert_eq!((entries.len(), entries[0].applicant_relation.as_str()), (1, "representative"));
 }
