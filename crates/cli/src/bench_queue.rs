@@ -121,6 +121,7 @@ async fn bench_on(
         secure_cookies: false,
         log_format: "pretty".into(),
         registries: Default::default(),
+        eds: kezek_web::config::EdsConfig { no_eds_demo: true, ..Default::default() },
     };
     let (state, logins) = kezek_web::prepare(&config, Arc::new(FixedClock(now))).await?;
     let db: &Db = &state.db;

@@ -85,45 +85,19 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Every certificate in the files of `dir` (hidden files skipped, sorted for a stable order).
-fn certificates_in(dir: &Path) -> anyhow::Result<Vec<kezek_eds::Certificate>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && !p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-        })
-        .collect();
-    paths.sort();
-    let mut certs = Vec::new();
-    for path in paths {
-        let parsed = decode::certificates(&read(&path)?)
-            .with_context(|| format!("{} is not a certificate file", path.display()))?;
-        certs.extend(parsed);
-    }
-    Ok(certs)
-}
-
 /// Returns whether the signature is valid; configuration problems are errors.
 fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
-    let roots = certificates_in(&args.roots)?;
+    let roots = decode::certificates_in(&args.roots)?;
     if roots.is_empty() {
         bail!("no certificates in {}", args.roots.display());
     }
     let intermediates = match &args.intermediates {
-        Some(dir) => certificates_in(dir)?,
+        Some(dir) => decode::certificates_in(dir)?,
         None => Vec::new(),
     };
     let mut crls = Vec::new();
     for path in &args.crls {
-        crls.extend(
-            decode::crls(&read(path)?)
-                .with_context(|| format!("{} is not a CRL file", path.display()))?,
-        );
+        crls.extend(decode::crls_in(path)?);
     }
     let expected_iin = match &args.iin {
         Some(s) => Some(Iin::parse(s).map_err(|e| anyhow::anyhow!("--iin: {e}"))?),

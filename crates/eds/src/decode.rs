@@ -2,6 +2,8 @@
 //! in DER), PEM, or bare base64 (what NCALayer returns). These functions turn any of them into
 //! parsed values; they never panic on bad input.
 
+use std::path::{Path, PathBuf};
+
 use base64ct::{Base64, Encoding};
 use der::Decode;
 use x509_cert::Certificate;
@@ -96,6 +98,68 @@ pub fn crls(bytes: &[u8]) -> Result<Vec<CertificateList>, DecodeError> {
             })
         })
         .collect()
+}
+
+/// A configured file or folder could not be read as certificates or CRLs.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: DecodeError,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, FileError> {
+    std::fs::read(path).map_err(|source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Every certificate in the files of `dir` (a folder of the CA's `.cer` files; hidden files
+/// skipped, sorted for a stable order). A file that is not a certificate is an error: a
+/// misplaced file in a trust folder is a configuration mistake to report, not to skip.
+pub fn certificates_in(dir: &Path) -> Result<Vec<Certificate>, FileError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| FileError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    let mut certs = Vec::new();
+    for path in paths {
+        let parsed = certificates(&read(&path)?).map_err(|source| FileError::Decode {
+            path: path.clone(),
+            source,
+        })?;
+        certs.extend(parsed);
+    }
+    Ok(certs)
+}
+
+/// Every CRL in the file at `path` (DER or PEM, base and delta alike).
+pub fn crls_in(path: &Path) -> Result<Vec<CertificateList>, FileError> {
+    crls(&read(path)?).map_err(|source| FileError::Decode {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The DER of one CMS message given as DER, PEM (`CMS`/`PKCS7`) or base64.

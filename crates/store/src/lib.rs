@@ -21,6 +21,7 @@ pub mod queue;
 pub mod queue_import;
 pub mod queue_log;
 mod registries;
+pub mod signatures;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -18,10 +18,12 @@ use kezek_domain::application::{
 };
 use kezek_domain::calendar::{Calendar, Due, OfficeHours, almaty_to_utc, utc_to_almaty};
 use kezek_domain::duration::Term;
-use kezek_domain::regulation::{ChannelKind, Edition, Performer, Region, ServiceDefinition};
+use kezek_domain::identity::Iin;
+use kezek_domain::regulation::{ChannelKind, Edition, Performer, RefusalGround, Region, ServiceDefinition};
 use kezek_store::applications::{
     ApplicationEventRow, ApplicationRow, ApplicationState, NewApplication, NewApplicationEvent,
 };
+use kezek_store::signatures::{ApplicationSignatureRow, NewApplicationSignature};
 use kezek_store::{AuditRecord, OrganizationRow, StoreError, WriteTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -29,6 +31,8 @@ use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::auth::Authenticated;
+use crate::i18n::{Lang, current_lang};
+use crate::signatures::{self, StoredVerdict};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -176,6 +180,8 @@ pub struct Loaded {
     pub application: Application,
     /// The registration receipt, once registered.
     pub receipt: Option<Receipt>,
+    /// The verdict on the applicant's signature, for an application filed signed.
+    pub signature: Option<ApplicationSignatureRow>,
 }
 
 impl Loaded {
@@ -253,7 +259,8 @@ pub async fn load(state: &AppState, id: i64) -> Result<Loaded, Problem> {
             receipt = Some(r.clone());
         }
     }
-    Ok(Loaded { row, route, events, application, receipt })
+    let signature = state.db.application_signature(id).await?;
+    Ok(Loaded { row, route, events, application, receipt, signature })
 }
 
 async fn scope_of(state: &AppState, org: i64) -> Result<OrganizationScope, Problem> {
@@ -288,6 +295,78 @@ pub struct Filing {
     /// The applicant present at an office; `None` files for the caller (portal).
     pub applicant: Option<UserId>,
     pub documents: Vec<String>,
+    /// The applicant's CMS signature over [`filing_content`] (base64, PEM or DER text), for
+    /// channels whose definition checks the applicant's EDS.
+    pub signature: Option<String>,
+}
+
+/// The refusal ground of the portal's check of the applicant's EDS (004 App. 3; 000 R1 §14
+/// condition 2; 002 R3 §12 condition 2), as the definitions name it.
+pub const EDS_NOT_CONFIRMED: &str = "eds-not-confirmed";
+
+/// The ground a portal channel refuses on when the applicant's signature is not confirmed, if
+/// the channel's definition checks it: a filing there must then be signed. Every portal channel
+/// of the shipped catalog has such a step; office channels do not (the applicant is present).
+fn eds_check<'a>(edition: &'a Edition, channel: &kezek_domain::regulation::Channel) -> Option<&'a RefusalGround> {
+    if !matches!(channel.kind, ChannelKind::EgovPortal | ChannelKind::CityPortal) {
+        return None;
+    }
+    if !channel.steps.iter().any(|s| s.may_refuse.iter().any(|g| g == EDS_NOT_CONFIRMED)) {
+        return None;
+    }
+    edition.refusal_grounds.iter().find(|g| g.id == EDS_NOT_CONFIRMED)
+}
+
+/// The bytes an applicant signs to file on a portal: the request's own values, one
+/// `name:value` line each, in this order, each ending in a line feed, UTF-8:
+///
+/// ```text
+/// kezek-application:v1
+/// service_id:S5
+/// region_id:1
+/// channel:portal
+/// edition:            (the variant as sent; empty when absent)
+/// provider_id:        (as sent; empty when absent)
+/// applicant_iin:190512600109
+/// documents:application,birth-certificate   (as sent, in order, comma-separated)
+/// ```
+///
+/// Values are checked against the catalog before the signature is, so none holds a line feed.
+pub fn filing_content(f: &Filing, applicant: &Iin) -> Vec<u8> {
+    format!(
+        "kezek-application:v1\nservice_id:{}\nregion_id:{}\nchannel:{}\nedition:{}\nprovider_id:{}\napplicant_iin:{}\ndocuments:{}\n",
+        f.service_id,
+        f.region_id,
+        f.channel,
+        f.edition.as_deref().unwrap_or_default(),
+        f.provider_id.map(|p| p.to_string()).unwrap_or_default(),
+        applicant.as_string(),
+        f.documents.join(",")
+    )
+    .into_bytes()
+}
+
+/// Checks the applicant's signature on a filing through a channel that requires one; a
+/// refusal names the definition's ground (`grounds` member) and the verdict's reason code.
+async fn check_signature(state: &AppState, me: &Authenticated, f: &Filing, ground: &RefusalGround) -> Result<StoredVerdict, Problem> {
+    let signature = f.signature.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-eds-signature-required").field("signature")
+    })?;
+    let iin = Iin::parse(&me.user.iin).map_err(|_| corrupt("account IIN"))?;
+    signatures::verify_applicant_signature(state, &iin, filing_content(f, &iin), signature).await.map_err(|mut p| {
+        if p.reason.is_some() {
+            let name = match current_lang() {
+                Lang::Kk => &ground.names.kk,
+                Lang::Ru => &ground.names.ru,
+                Lang::En => &ground.names.en,
+            };
+            p.key = "problem-eds-not-confirmed";
+            p.args.push(("ground", name.clone()));
+            p.grounds = Some(ground.id.clone());
+            p.field = Some("signature");
+        }
+        p
+    })
 }
 
 /// The organization kind the provider-side performers of `route` work in: one kind, or the
@@ -398,6 +477,13 @@ pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loa
             (applicant, Some(me.user_id()), None)
         }
     };
+    let signature = match eds_check(edition, channel) {
+        Some(ground) => Some(check_signature(state, me, &f, ground).await?),
+        None if f.signature.is_some() => {
+            return Err(Problem::invalid_field("signature", format!("channel {} takes no applicant's signature", channel.id)));
+        }
+        None => None,
+    };
     let issue_place = front_office.as_ref().unwrap_or(&provider).address.clone();
     let record = RouteRecord::new(&route, &provider, front_office.as_ref());
     let route_json = serde_json::to_string(&record).expect("a route record serializes");
@@ -420,6 +506,21 @@ pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loa
             filed_by: filed_by.map(|u| u.0),
         })
         .await?;
+    if let Some(v) = &signature {
+        tx.insert_application_signature(id, &NewApplicationSignature {
+            signer_iin: &v.signer_iin.as_string(),
+            signer_bin: v.signer_bin.as_deref(),
+            certificate_serial: &v.certificate_serial,
+            certificate_issuer: &v.certificate_issuer,
+            signing_time: v.signing_time,
+            verified_at: v.verified_at,
+            revocation: v.revocation,
+            verdict: &v.verdict_json,
+            signature: &v.signature_base64,
+            content_sha256: &v.content_sha256,
+        })
+        .await?;
+    }
     let docs = FiledDocs(f.documents);
     let payload = serde_json::to_string(&FiledPayload { channel: channel.id.clone(), documents: docs.0.clone(), issue_place: issue_place.clone() })
         .expect("a filing serializes");
@@ -451,7 +552,10 @@ pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loa
         object_type: "application",
         object_id: id.to_string(),
         organization_id: Some(provider.id),
-        details: json!({ "service": def.id, "edition": edition.variant_name(), "channel": channel.id, "state": application.state_name() }),
+        details: json!({
+            "service": def.id, "edition": edition.variant_name(), "channel": channel.id, "state": application.state_name(),
+            "signature": signature.as_ref().map(|v| json!({ "serial": v.certificate_serial, "revocation": v.revocation })),
+        }),
     })
     .await?;
     tx.commit().await?;

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub log_format: String,
     #[command(flatten)]
     pub registries: RegistryConfig,
+    #[command(flatten)]
+    pub eds: EdsConfig,
 }
 
 /// Where the person, legal-entity and notary registries are asked (docs/registry-gateway.md).
@@ -156,14 +158,15 @@ impl ServerConfig {
     /// One line per setting, secrets removed, for the start-up banner.
     pub fn describe(&self) -> String {
         format!(
-            "bind={} database={} catalog={} demo_data={} secure_cookies={} log_format={} registries={}",
+            "bind={} database={} catalog={} demo_data={} secure_cookies={} log_format={} registries={} {}",
             self.bind,
             self.database().redacted(),
             self.catalog_dir.display(),
             !self.no_demo,
             self.secure_cookies,
             self.log_format,
-            self.registries.describe()
+            self.registries.describe(),
+            self.eds.describe()
         )
     }
 }
@@ -199,5 +202,63 @@ mod tests {
         let d = c.describe();
         assert!(d.starts_with("http(https://***@gw.local:8443/registries)"), "{d}");
         assert!(!d.contains("s3cret"));
+    }
+}
+
+/// Where the server finds what electronic signatures must chain to, and what it does when a
+/// certificate's revocation status cannot be established.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EdsConfig {
+    /// Folder of trusted root certificates (the national CA's `.cer` files, DER or PEM). Without
+    /// it signed filings and EDS login answer 503, except in demo mode (see README).
+    #[arg(long, env = "KEZEK_EDS_ROOTS", value_name = "DIR")]
+    pub eds_roots: Option<PathBuf>,
+    /// Folder of intermediate certificates, for signatures that do not carry them.
+    #[arg(long, env = "KEZEK_EDS_INTERMEDIATES", value_name = "DIR")]
+    pub eds_intermediates: Option<PathBuf>,
+    /// A CRL file (DER or PEM), base or delta; repeat the flag, or separate files by commas in
+    /// the environment variable. Read once at start.
+    #[arg(long = "eds-crl", env = "KEZEK_EDS_CRLS", value_name = "FILE", value_delimiter = ',')]
+    pub eds_crls: Vec<PathBuf>,
+    /// When a certificate's issuer has no current CRL (missing or past its nextUpdate):
+    /// `require` refuses the signature (`untrusted_chain`), `allow-missing` accepts it and
+    /// stores the verdict with revocation `unknown`.
+    #[arg(long, env = "KEZEK_EDS_CRL_POLICY", value_enum, default_value_t = CrlPolicy::Require)]
+    pub eds_crl_policy: CrlPolicy,
+    /// With demo data and no --eds-roots, do not create or trust the demo CA (`eds-demo` in the
+    /// data folder): signatures then answer 503 as in production without roots.
+    #[arg(long, env = "KEZEK_NO_EDS_DEMO")]
+    pub no_eds_demo: bool,
+}
+
+/// The revocation policy as configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CrlPolicy {
+    #[default]
+    Require,
+    AllowMissing,
+}
+
+impl CrlPolicy {
+    pub fn policy(self) -> kezek_eds::RevocationPolicy {
+        match self {
+            CrlPolicy::Require => kezek_eds::RevocationPolicy::RequireCurrentCrl,
+            CrlPolicy::AllowMissing => kezek_eds::RevocationPolicy::AllowUnknown,
+        }
+    }
+}
+
+impl EdsConfig {
+    fn describe(&self) -> String {
+        match &self.eds_roots {
+            Some(roots) => format!(
+                "eds_roots={} eds_intermediates={} eds_crls={} eds_crl_policy={:?}",
+                roots.display(),
+                self.eds_intermediates.as_ref().map_or("-".to_owned(), |d| d.display().to_string()),
+                self.eds_crls.len(),
+                self.eds_crl_policy
+            ),
+            None => "eds_roots=-".to_owned(),
+        }
     }
 }

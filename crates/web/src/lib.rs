@@ -39,6 +39,7 @@ mod staff_pages;
 pub mod position_index;
 pub mod queue;
 mod registry_checks;
+pub mod signatures;
 mod rate_limit;
 pub mod state;
 
@@ -232,7 +233,19 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
         kezek_registries::demo::load_if_empty(&db, clock.now()).await?;
     }
     let registries = registry_checks::gateway(registry_http, &db, clock.clone())?;
-    Ok((AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries), logins))
+    let citizens: Vec<String> =
+        logins.iter().filter(|l| l.role == kezek_domain::access::Role::Citizen).map(|l| l.iin.clone()).collect();
+    let (verifier, trust) = signatures::load_verifier(&config.eds, &config.data_dir, !config.no_demo && !config.eds.no_eds_demo, &citizens, clock.now())
+        .map_err(|e| anyhow::anyhow!("cannot load the signature trust configuration: {e}"))?;
+    match &trust {
+        signatures::Trust::Configured => {}
+        signatures::Trust::Demo(dir) => {
+            tracing::warn!(folder = %dir.display(), "signatures are checked against the demo CA, not the national CA")
+        }
+        signatures::Trust::None => tracing::warn!("no trusted roots configured: signed filings and EDS login are refused"),
+    }
+    let state = AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries, verifier);
+    Ok((state, logins))
 }
 
 /// Serves on an already bound listener until the task is dropped or shutdown is signalled.

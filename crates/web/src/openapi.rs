@@ -10,7 +10,7 @@ use crate::api::{accounts, applications, directory, queue, queue_log};
 #[openapi(
     info(title = "kezek API", description = "Public services in education: accounts, organizations, kindergarten places, audit."),
     paths(
-        accounts::register, accounts::login, accounts::logout, accounts::me, accounts::set_language, accounts::user,
+        accounts::register, accounts::login, accounts::eds_challenge, accounts::eds_login, accounts::logout, accounts::me, accounts::set_language, accounts::user,
         directory::regions, directory::organizations, directory::organization, directory::staff,
         directory::groups, directory::update_places, directory::audit_log,
         queue::register, queue::registration, queue::my_registrations, queue::change, queue::claim, queue::decide_claim,

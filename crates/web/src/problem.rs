@@ -27,6 +27,10 @@ pub struct Problem {
     pub args: Vec<(&'static str, String)>,
     pub field: Option<&'static str>,
     pub retry_after: Option<u64>,
+    /// A machine-readable reason code (a signature's verdict), shown as the `reason` member.
+    pub reason: Option<&'static str>,
+    /// The service definition's refusal ground the problem amounts to, as the `grounds` member.
+    pub grounds: Option<String>,
 }
 
 /// The body, as serialized.
@@ -43,11 +47,18 @@ pub struct ProblemBody {
     /// The input field at fault, if one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Why a signature was refused: malformed, bad_signature, untrusted_chain, expired,
+    /// not_yet_valid, revoked, wrong_key_usage, iin_mismatch or content_mismatch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The refusal ground of the service definition this amounts to (e.g. `eds-not-confirmed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grounds: Option<String>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, key: &'static str) -> Problem {
-        Problem { status, key, args: Vec::new(), field: None, retry_after: None }
+        Problem { status, key, args: Vec::new(), field: None, retry_after: None, reason: None, grounds: None }
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Problem {
@@ -117,6 +128,8 @@ impl Problem {
             status: self.status.as_u16(),
             detail: m.get(lang, &format!("{}-detail", self.key), &self.args),
             field: self.field.map(str::to_owned),
+            reason: self.reason.map(str::to_owned),
+            grounds: self.grounds.clone(),
         }
     }
 }

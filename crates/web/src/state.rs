@@ -53,6 +53,9 @@ pub struct Inner {
     /// The state registries as configured (embedded or HTTP), built once at start so that the
     /// HTTP adapter's connection pool and circuit breaker serve every request.
     pub registries: RegistryGateway<ConfiguredRegistry>,
+    /// Checks electronic signatures against the configured roots; `None` when none are
+    /// configured, and then every signature is refused as unverifiable.
+    pub verifier: Option<Arc<kezek_eds::Verifier>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +69,7 @@ impl AppState {
     pub fn new(
         db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, services: Arc<ServiceCatalog>, secure_cookies: bool,
         registries: RegistryGateway<ConfiguredRegistry>,
+        verifier: Option<kezek_eds::Verifier>,
     ) -> AppState {
         AppState(Arc::new(Inner {
             db,
@@ -77,6 +81,7 @@ impl AppState {
             secure_cookies,
             positions: Default::default(),
             registries,
+            verifier: verifier.map(Arc::new),
         }))
     }
 }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use common::{PASSWORD, TestApp};
+use kezek_eds::testpki::UserCase;
 use kezek_domain::access::{OrganizationKind, Role};
 use kezek_domain::application::{Responsible, Route};
 use kezek_domain::calendar::{Calendar, OfficeHours, almaty_to_utc};
@@ -180,7 +181,12 @@ impl World {
             "service_id": service, "region_id": self.regions[region], "channel": channel, "documents": documents,
         });
         let filer = match (service, channel) {
-            (_, "portal") => &self.citizen,
+            (_, "portal") => {
+                // Every portal channel checks the applicant's EDS: the filing is signed.
+                let content = common::filing_content(&body, &applicant_iin);
+                body["signature"] = json!(app.pki.sign(UserCase::Valid, &applicant_iin, &content, false));
+                &self.citizen
+            }
             (_, "gc" | "state-corporation") => {
                 body["applicant_iin"] = json!(applicant_iin);
                 self.staff(region, Role::Operator)

@@ -154,22 +154,28 @@ impl Pki {
 
     /// A valid signing certificate with serial `0x10000 + n`: many distinct signers.
     pub fn numbered_user(&self, n: u64) -> User {
-        self.issue(UserCase::Valid, 0x10000 + n)
+        self.issue(UserCase::Valid, 0x10000 + n, APPLICANT_IIN)
     }
 
     /// A user certificate for `case`, issued by the intermediate.
     pub fn user(&self, case: UserCase) -> User {
-        self.issue(case, case.serial())
-    }
-
-    fn issue(&self, case: UserCase, serial: u64) -> User {
-        let now = self.now;
-        let mut p = CertificateParams::default();
         let iin = if case == UserCase::OtherIin {
             OTHER_IIN
         } else {
             APPLICANT_IIN
         };
+        self.issue(case, case.serial(), iin)
+    }
+
+    /// A user certificate for `case` naming `iin` (an account of the test's server), issued by
+    /// the intermediate; `OtherIin` is then just another certificate with the IIN given.
+    pub fn user_for(&self, case: UserCase, iin: &str) -> User {
+        self.issue(case, case.serial(), iin)
+    }
+
+    fn issue(&self, case: UserCase, serial: u64, iin: &str) -> User {
+        let now = self.now;
+        let mut p = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, "ТЕСТОВ ТЕСТ");
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 4]), "ТЕСТОВ");
@@ -231,6 +237,21 @@ impl Pki {
             self.now + Duration::days(7),
             &[UserCase::Revoked.serial()],
         )
+    }
+
+    /// The root's and the intermediate's CRLs (as above) current until `next_update`: for a
+    /// server whose tests move the clock months ahead.
+    pub fn crls_until(&self, next_update: OffsetDateTime) -> [Vec<u8>; 2] {
+        let this_update = self.now - Duration::days(1);
+        [
+            crl(&self.root, this_update, next_update, &[]),
+            crl(
+                &self.intermediate,
+                this_update,
+                next_update,
+                &[UserCase::Revoked.serial()],
+            ),
+        ]
     }
 
     /// The intermediate's CRL revoking the `Revoked` user and `others` more serials, the size

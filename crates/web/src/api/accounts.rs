@@ -182,23 +182,156 @@ pub(crate) async fn check_credentials(state: &AppState, addr: SocketAddr, iin: &
 
 /// Opens a session of `kind` for `user` and records it; returns the token.
 pub(crate) async fn open_session(state: &AppState, user: &UserRow, kind: SessionKind, ttl: time::Duration) -> Result<(String, String, OffsetDateTime), Problem> {
+    open_session_for(state, user, kind, ttl, SignIn::Password).await
+}
+
+/// How the user proved who they are.
+enum SignIn<'a> {
+    Password,
+    /// A signature over this challenge (its digest), consumed with the session's opening.
+    Eds { challenge_hash: &'a str },
+}
+
+async fn open_session_for(
+    state: &AppState,
+    user: &UserRow,
+    kind: SessionKind,
+    ttl: time::Duration,
+    how: SignIn<'_>,
+) -> Result<(String, String, OffsetDateTime), Problem> {
     let token = new_token();
     let csrf = new_token();
     let now = state.clock.now();
     let expires = now + ttl;
     let mut tx = state.db.begin_write(Some(UserId(user.id)), now).await?;
+    let method = match how {
+        SignIn::Password => "password",
+        SignIn::Eds { challenge_hash } => {
+            // Conditional: of two logins racing with one challenge, one opens a session.
+            if !tx.consume_eds_challenge(challenge_hash, user.id).await? {
+                return Err(Problem::new(StatusCode::UNAUTHORIZED, "problem-eds-challenge-used"));
+            }
+            "eds"
+        }
+    };
     tx.insert_session(&token_digest(&token), user.id, kind, &csrf, expires).await?;
     tx.audit(AuditRecord {
         action: "session.opened",
         object_type: "user",
         object_id: user.id.to_string(),
         organization_id: None,
-        details: serde_json::json!({ "kind": format!("{kind:?}").to_lowercase() }),
+        details: serde_json::json!({ "kind": format!("{kind:?}").to_lowercase(), "method": method }),
     })
     .await?;
     tx.commit().await?;
-    tracing::info!(user_id = user.id, "signed in");
+    tracing::info!(user_id = user.id, method, "signed in");
     Ok((token, csrf, expires))
+}
+
+/// How long a login challenge may wait for its signature.
+const CHALLENGE_TTL: time::Duration = time::Duration::minutes(5);
+
+/// A one-time login challenge.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct EdsChallenge {
+    /// Sign its UTF-8 bytes (as content, attached or detached) with the authentication key of
+    /// your EDS (NCALayer: `createCAdESFromBase64` of its base64), then POST /api/v1/auth/eds/login.
+    pub challenge: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdsLoginRequest {
+    /// The challenge as issued.
+    pub challenge: String,
+    /// The CMS signature over it (base64, as NCALayer returns it; PEM also accepted).
+    pub signature: String,
+}
+
+/// Issues a one-time challenge for logging in with an electronic digital signature; it expires
+/// after five minutes and signs in once.
+#[utoipa::path(post, path = "/api/v1/auth/eds/challenge", tag = "accounts",
+    responses((status = 201, body = EdsChallenge), (status = 429, body = ProblemBody), (status = 503, body = ProblemBody)))]
+pub async fn eds_challenge(State(state): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>) -> Result<(StatusCode, Json<EdsChallenge>), Problem> {
+    state.limiter.hit(&format!("addr:{}", addr.ip()), PER_ADDRESS, Instant::now()).map_err(Problem::rate_limited)?;
+    if state.verifier.is_none() {
+        return Err(crate::signatures::not_configured());
+    }
+    let challenge = new_token();
+    let now = state.clock.now();
+    let expires_at = now + CHALLENGE_TTL;
+    let mut tx = state.db.begin_write(None, now).await?;
+    let id = tx.insert_eds_challenge(&token_digest(&challenge), expires_at).await?;
+    tx.audit(AuditRecord {
+        action: "eds.challenge_issued",
+        object_type: "eds_challenge",
+        object_id: id.to_string(),
+        organization_id: None,
+        details: serde_json::json!({}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(EdsChallenge { challenge, expires_at })))
+}
+
+/// The challenge, if it may still be signed: known, unused and unexpired.
+async fn open_challenge(state: &AppState, challenge: &str) -> Result<String, Problem> {
+    let digest = token_digest(challenge.trim());
+    let row = state.db.eds_challenge(&digest).await?.ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "problem-eds-challenge-unknown"))?;
+    if row.used_at.is_some() {
+        return Err(Problem::new(StatusCode::UNAUTHORIZED, "problem-eds-challenge-used"));
+    }
+    if row.expires_at <= state.clock.now() {
+        return Err(Problem::new(StatusCode::UNAUTHORIZED, "problem-eds-challenge-expired").arg("minutes", CHALLENGE_TTL.whole_minutes()));
+    }
+    Ok(digest)
+}
+
+/// Exchanges a signed login challenge for a bearer token: the signature must verify with an
+/// authentication certificate (EKU clientAuth) chaining to a trusted root, valid and not
+/// revoked, whose IIN has an account. Limited like the password login.
+#[utoipa::path(post, path = "/api/v1/auth/eds/login", tag = "accounts", request_body = EdsLoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ProblemBody), (status = 422, body = ProblemBody),
+        (status = 429, body = ProblemBody), (status = 503, body = ProblemBody)))]
+pub async fn eds_login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<EdsLoginRequest>,
+) -> Result<Json<LoginResponse>, Problem> {
+    let user = check_eds_login(&state, addr, &req.challenge, &req.signature).await?;
+    let (token, _, expires_at) = open_session_for(&state, &user.0, SessionKind::Api, API_SESSION, SignIn::Eds { challenge_hash: &user.1 }).await?;
+    let roles = state.db.memberships(UserId(user.0.id)).await?;
+    Ok(Json(LoginResponse { token, expires_at, user: me_view(&user.0, &roles) }))
+}
+
+/// Checks a signed challenge and finds the signer's account; returns it with the challenge's
+/// digest, which the session's opening consumes.
+pub(crate) async fn check_eds_login(state: &AppState, addr: SocketAddr, challenge: &str, signature: &str) -> Result<(UserRow, String), Problem> {
+    let now = Instant::now();
+    state.limiter.hit(&format!("addr:{}", addr.ip()), PER_ADDRESS, now).map_err(Problem::rate_limited)?;
+    if state.verifier.is_none() {
+        return Err(crate::signatures::not_configured());
+    }
+    let digest = open_challenge(state, challenge).await?;
+    let refused = |p: Problem| {
+        state.metrics.observe_login("failure");
+        p
+    };
+    let iin = crate::signatures::verify_login_signature(state, challenge.trim().as_bytes(), signature).await.map_err(refused)?;
+    let account_key = format!("iin:{}", token_digest(&iin.as_string()));
+    state.limiter.check(&account_key, PER_ACCOUNT, now).map_err(Problem::rate_limited)?;
+    match state.db.user_by_iin(&iin).await? {
+        Some(user) => {
+            state.metrics.observe_login("success");
+            Ok((user, digest))
+        }
+        None => {
+            state.limiter.count(&account_key, PER_ACCOUNT, now);
+            Err(refused(Problem::new(StatusCode::UNAUTHORIZED, "problem-eds-unknown-account")))
+        }
+    }
 }
 
 /// Exchanges an IIN and password for a bearer token.

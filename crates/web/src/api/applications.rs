@@ -97,6 +97,36 @@ pub struct FileRequest {
     /// Ids of the edition's required documents handed in.
     #[serde(default)]
     pub documents: Vec<String>,
+    /// Portal channels: the applicant's CMS signature (base64, as NCALayer returns it; PEM
+    /// also accepted), detached over the filing's canonical bytes or attached with them as its
+    /// content. The bytes are the lines `kezek-application:v1`, `service_id:…`, `region_id:…`,
+    /// `channel:…`, `edition:…`, `provider_id:…`, `applicant_iin:…` (the caller's IIN),
+    /// `documents:…` (comma-separated), each ending in LF, with the values as sent (empty when
+    /// absent). Refused with 422 and a `reason` code when it does not verify.
+    #[serde(default)]
+    pub signature: Option<String>,
+}
+
+/// The verdict on the applicant's signature, kept with an application filed signed.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct SignatureView {
+    /// Always true: an application is filed only with a valid signature.
+    pub valid: bool,
+    pub signer_iin: String,
+    pub signer_bin: Option<String>,
+    /// Upper-case hex.
+    pub certificate_serial: String,
+    pub certificate_issuer: String,
+    /// The signer's signing-time attribute, if present.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub signing_time: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub verified_at: OffsetDateTime,
+    /// `good`, or `unknown` when the CRL policy accepted a certificate without a current CRL.
+    pub revocation: String,
+    /// The whole verdict, as `kezek eds verify` prints it.
+    #[schema(value_type = Object)]
+    pub verdict: serde_json::Value,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -244,6 +274,8 @@ pub struct ApplicationView {
     pub overdue_steps: Vec<usize>,
     pub steps: Vec<StepView>,
     pub history: Vec<EventView>,
+    /// The verdict on the applicant's signature, for an application filed signed (portal).
+    pub signature: Option<SignatureView>,
 }
 
 #[derive(Deserialize, ToSchema, Debug)]
@@ -336,6 +368,17 @@ fn view(l: &Loaded, now: OffsetDateTime) -> ApplicationView {
         overdue_steps: kezek_domain::application::overdue_steps(case, now).into_iter().map(|o| o.step).collect(),
         steps,
         history,
+        signature: l.signature.as_ref().map(|s| SignatureView {
+            valid: true,
+            signer_iin: s.signer_iin.clone(),
+            signer_bin: s.signer_bin.clone(),
+            certificate_serial: s.certificate_serial.clone(),
+            certificate_issuer: s.certificate_issuer.clone(),
+            signing_time: s.signing_time,
+            verified_at: s.verified_at,
+            revocation: s.revocation.clone(),
+            verdict: serde_json::from_str(&s.verdict).unwrap_or(serde_json::Value::Null),
+        }),
     }
 }
 
@@ -398,7 +441,7 @@ pub async fn service(State(state): State<AppState>, Path(id): Path<String>, Quer
 /// at a State Corporation office or the provider's clerk for the applicant present.
 #[utoipa::path(post, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])), request_body = FileRequest,
     responses((status = 201, body = ApplicationView), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
-        (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+        (status = 404, body = ProblemBody), (status = 422, body = ProblemBody), (status = 503, body = ProblemBody)))]
 pub async fn file(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(req): ApiJson<FileRequest>) -> Result<(StatusCode, Json<ApplicationView>), Problem> {
     let applicant = match &req.applicant_iin {
         Some(iin) => {
@@ -419,6 +462,7 @@ pub async fn file(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(r
         provider_id: req.provider_id,
         applicant,
         documents: req.documents,
+        signature: req.signature,
     })
     .await?;
     Ok((StatusCode::CREATED, Json(view(&loaded, state.clock.now()))))
@@ -442,6 +486,7 @@ pub async fn refuse_intake(State(state): State<AppState>, ApiUser(me): ApiUser, 
         provider_id: None,
         applicant: Some(applicant),
         documents: req.documents,
+        signature: None,
     }, &req.grounds)
     .await?;
     Ok((StatusCode::CREATED, Json(RefusalReceiptView {

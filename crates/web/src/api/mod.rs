@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/register", post(accounts::register))
         .route("/auth/login", post(accounts::login))
         .route("/auth/logout", post(accounts::logout))
+        .route("/auth/eds/challenge", post(accounts::eds_challenge))
+        .route("/auth/eds/login", post(accounts::eds_login))
         .route("/me", get(accounts::me))
         .route("/me/language", put(accounts::set_language))
         .route("/users/{id}", get(accounts::user))

@@ -34,6 +34,63 @@ impl kezek_web::Clock for TestClock {
     }
 }
 
+/// The test PKI the server trusts: a root and an intermediate CA (P-256), their CRLs current for
+/// two years (tests move the clock months ahead), the intermediate's revoking the `Revoked` user.
+pub struct TestPki {
+    pub pki: kezek_eds::testpki::Pki,
+    _dir: tempfile::TempDir,
+    pub config: kezek_web::config::EdsConfig,
+}
+
+impl TestPki {
+    pub fn new() -> TestPki {
+        let now = time::OffsetDateTime::now_utc();
+        let pki = kezek_eds::testpki::Pki::new(kezek_eds::testpki::KeyKind::P256, now);
+        let dir = tempfile::tempdir().unwrap();
+        let roots = dir.path().join("roots");
+        std::fs::create_dir(&roots).unwrap();
+        std::fs::write(roots.join("root.cer"), pki.root_der()).unwrap();
+        let [root_crl, intermediate_crl] = pki.crls_until(now + time::Duration::days(730));
+        let crls = vec![dir.path().join("root.crl"), dir.path().join("intermediate.crl")];
+        std::fs::write(&crls[0], root_crl).unwrap();
+        std::fs::write(&crls[1], intermediate_crl).unwrap();
+        let config = kezek_web::config::EdsConfig {
+            eds_roots: Some(roots),
+            eds_intermediates: None,
+            eds_crls: crls,
+            eds_crl_policy: kezek_web::config::CrlPolicy::Require,
+            no_eds_demo: true,
+        };
+        TestPki { pki, _dir: dir, config }
+    }
+
+    /// A signature (base64 DER) by the `case` certificate of `iin` over `content`.
+    pub fn sign(&self, case: kezek_eds::testpki::UserCase, iin: &str, content: &[u8], attached: bool) -> String {
+        use base64::Engine;
+        let user = self.pki.user_for(case, iin);
+        let options = kezek_eds::testpki::SignOptions { attached, signing_time: Some(time::OffsetDateTime::now_utc()), include_intermediate: true };
+        base64::engine::general_purpose::STANDARD.encode(user.sign(content, options))
+    }
+}
+
+/// The bytes an applicant signs to file `body` (a POST /api/v1/applications request) on a
+/// portal, built as the API documentation describes them.
+pub fn filing_content(body: &Value, iin: &str) -> Vec<u8> {
+    let text = |k: &str| body.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default();
+    let documents: Vec<String> =
+        body.get("documents").and_then(Value::as_array).map(|d| d.iter().map(|x| x.as_str().unwrap().to_owned()).collect()).unwrap_or_default();
+    format!(
+        "kezek-application:v1\nservice_id:{}\nregion_id:{}\nchannel:{}\nedition:{}\nprovider_id:{}\napplicant_iin:{iin}\ndocuments:{}\n",
+        text("service_id"),
+        text("region_id"),
+        text("channel"),
+        text("edition"),
+        text("provider_id"),
+        documents.join(",")
+    )
+    .into_bytes()
+}
+
 pub struct TestApp {
     /// Tokens by IIN, so a test logs each account in once (logins are rate limited per address).
     tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -42,6 +99,8 @@ pub struct TestApp {
     pub state: AppState,
     pub logins: Vec<DemoLogin>,
     pub client: reqwest::Client,
+    /// The PKI the server trusts.
+    pub pki: TestPki,
     _db: TestDatabase,
 }
 
@@ -55,11 +114,18 @@ pub const PASSWORD: &str = kezek_store::demo::DEMO_PASSWORD;
 
 impl TestApp {
     pub async fn start(engine: Engine) -> TestApp {
-        Self::start_with_registries(engine, Default::default()).await
+        Self::start_with(engine, Default::default(), true).await
     }
 
     /// Starts the server with these registry settings (a gateway URL, its timeouts).
     pub async fn start_with_registries(engine: Engine, registries: kezek_web::config::RegistryConfig) -> TestApp {
+        Self::start_with(engine, registries, true).await
+    }
+
+    /// A server with these registry settings, and without trusted roots when `with_roots` is
+    /// false (every signature is then unverifiable).
+    pub async fn start_with(engine: Engine, registries: kezek_web::config::RegistryConfig, with_roots: bool) -> TestApp {
+        let pki = TestPki::new();
         let db = match engine {
             Engine::Sqlite => TestDatabase::sqlite(),
             Engine::Postgres => TestDatabase::postgres().await,
@@ -73,6 +139,11 @@ impl TestApp {
             secure_cookies: false,
             log_format: "pretty".into(),
             registries,
+            eds: if with_roots {
+                pki.config.clone()
+            } else {
+                kezek_web::config::EdsConfig { no_eds_demo: true, ..Default::default() }
+            },
         };
         let config = match &db.target {
             kezek_store::DatabaseTarget::SqliteFile(p) => {
@@ -85,7 +156,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = kezek_web::spawn(listener, state).unwrap();
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { tokens: Default::default(), clock, base: format!("http://{}", running.addr), state: running.state, logins, client, _db: db }
+        TestApp { tokens: Default::default(), clock, base: format!("http://{}", running.addr), state: running.state, logins, client, pki, _db: db }
     }
 
     pub fn url(&self, path: &str) -> String {
