@@ -26,7 +26,7 @@ function kezekBin() {
 
 /**
  * Starts `kezek serve` with a temporary data folder. Resolves to
- * { url, logins: [{ role, iin, organization }], stop() } once the banner names the URL.
+ * { url, logins: [{ role, iin, organization }], dataDir, stop() } once the banner names the URL.
  */
 export async function startServer() {
   const bin = kezekBin();
@@ -93,7 +93,7 @@ export async function startServer() {
         if (login) logins.push({ role: login[1], iin: login[2], organization: login[3].trim() });
       });
     });
-    return { url, logins, stop, stderr: () => stderr };
+    return { url, logins, dataDir, stop, stderr: () => stderr };
   } catch (e) {
     await stop();
     throw e;

@@ -307,7 +307,8 @@ pub const EDS_NOT_CONFIRMED: &str = "eds-not-confirmed";
 /// The ground a portal channel refuses on when the applicant's signature is not confirmed, if
 /// the channel's definition checks it: a filing there must then be signed. Every portal channel
 /// of the shipped catalog has such a step; office channels do not (the applicant is present).
-fn eds_check<'a>(edition: &'a Edition, channel: &kezek_domain::regulation::Channel) -> Option<&'a RefusalGround> {
+/// Queue registration on the portal, once filed under S1, applies the same rule.
+pub fn eds_check<'a>(edition: &'a Edition, channel: &kezek_domain::regulation::Channel) -> Option<&'a RefusalGround> {
     if !matches!(channel.kind, ChannelKind::EgovPortal | ChannelKind::CityPortal) {
         return None;
     }

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use kezek_store::SessionKind;
 use serde::Deserialize;
 
-use crate::api::accounts::{check_credentials, close_session, open_session};
+use crate::api::accounts::{SignIn, check_credentials, check_eds_login, close_session, open_session, open_session_for};
 use crate::auth::{Authenticated, CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie_value, new_token, same_secret};
 use crate::i18n::{Lang, current_lang};
 use crate::messages;
@@ -189,6 +189,57 @@ pub async fn login_submit(
             login_page(&state, csrf, form.iin, Some(p), status)
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct EdsLoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    challenge: String,
+    #[serde(default)]
+    signature: String,
+}
+
+/// Signs in with a challenge signed in the browser through NCALayer (`/static/eds-login.js`
+/// fetches the challenge, has it signed and posts this form).
+pub async fn login_eds_submit(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<EdsLoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let expected = csrf_cookie(&headers);
+    let fresh = || new_token();
+    let form = match form {
+        Ok(Form(form)) if expected.as_deref().is_some_and(|e| same_secret(e, &form.csrf)) => form,
+        _ => return login_page(&state, expected.unwrap_or_else(fresh), String::new(), Some(Problem::csrf()), StatusCode::FORBIDDEN),
+    };
+    let csrf = expected.unwrap_or_else(fresh);
+    let signed_in = match check_eds_login(&state, addr, &form.challenge, &form.signature).await {
+        Ok((user, challenge_hash)) => {
+            open_session_for(&state, &user, SessionKind::Browser, BROWSER_SESSION, SignIn::Eds { challenge_hash: &challenge_hash }).await
+        }
+        Err(p) => Err(p),
+    };
+    match signed_in {
+        Ok((token, _, _)) => {
+            let mut r = Redirect::to("/").into_response();
+            *r.status_mut() = StatusCode::SEE_OTHER;
+            r.headers_mut()
+                .append(header::SET_COOKIE, cookie(SESSION_COOKIE, &token, Some(BROWSER_SESSION.whole_seconds()), "Lax", state.secure_cookies));
+            r
+        }
+        Err(p) => {
+            let status = p.status;
+            login_page(&state, csrf, String::new(), Some(p), status)
+        }
+    }
+}
+
+/// The login page's NCALayer adapter; the page works without it (password form).
+pub async fn eds_login_script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], include_str!("../static/eds-login.js"))
 }
 
 #[derive(Deserialize)]

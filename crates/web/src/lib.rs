@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(html::home))
         .route("/login", get(html::login_form).post(html::login_submit))
+        .route("/login/eds", post(html::login_eds_submit))
+        .route("/static/eds-login.js", get(html::eds_login_script))
         .route("/logout", post(html::logout))
         .route("/lang/{code}", get(html::switch_language))
         .route("/static/kezek.css", get(html::stylesheet))

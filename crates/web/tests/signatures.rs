@@ -16,6 +16,7 @@ on_both_engines!(
     a_filing_signed_by_the_openssl_command_is_accepted,
     eds_login_opens_a_session_and_each_challenge_signs_in_once,
     eds_login_refuses_expired_challenges_unknown_iins_and_bad_certificates,
+    the_login_page_signs_in_with_a_signed_challenge,
 );
 
 /// A citizen's S5 filing on the portal of Almaty city, unsigned.
@@ -234,6 +235,45 @@ async fn eds_login_refuses_expired_challenges_unknown_iins_and_bad_certificates(
     let (c, other) = (challenge(app).await, challenge(app).await);
     let (status, problem) = eds_login(app, &c, &app.pki.sign(UserCase::Authentication, &iin, other.as_bytes(), false)).await;
     assert_eq!((status, problem["reason"].as_str()), (401, Some("content_mismatch")), "{problem}");
+}
+
+/// The page's EDS form (what `/static/eds-login.js` posts after NCALayer signed).
+async fn the_login_page_signs_in_with_a_signed_challenge(app: &TestApp) {
+    let iin = app.iin_of("citizen", 0);
+    let page = app.client.get(app.url("/login")).send().await.unwrap();
+    let csrf = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.strip_prefix("kezek_csrf="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .next()
+        .expect("the login page sets the CSRF cookie");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"action="/login/eds""#) && html.contains("/static/eds-login.js"), "the page offers EDS login");
+    let script = app.client.get(app.url("/static/eds-login.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.text().await.unwrap().contains("kz.gov.pki.knca.commonUtils"));
+
+    let c = challenge(app).await;
+    let signature = app.pki.sign(UserCase::Authentication, &iin, c.as_bytes(), false);
+    let post = |csrf_form: String, challenge: String, signature: String| {
+        app.client
+            .post(app.url("/login/eds"))
+            .header("cookie", format!("kezek_csrf={csrf}"))
+            .form(&[("csrf", csrf_form), ("challenge", challenge), ("signature", signature)])
+            .send()
+    };
+    let forged = post("forged".into(), c.clone(), signature.clone()).await.unwrap();
+    assert_eq!(forged.status(), 403, "the double-submit CSRF check holds");
+    let r = post(csrf.clone(), c.clone(), signature.clone()).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
+    let session = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).any(|v| v.starts_with("kezek_session="));
+    assert!(session, "a browser session is opened");
+    let again = post(csrf.clone(), c, signature).await.unwrap();
+    assert_eq!(again.status(), 401, "the challenge signed in once");
+    assert!(again.text().await.unwrap().contains("error-summary"), "refusals show on the page");
 }
 
 mod unconfigured {

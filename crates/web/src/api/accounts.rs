@@ -186,13 +186,13 @@ pub(crate) async fn open_session(state: &AppState, user: &UserRow, kind: Session
 }
 
 /// How the user proved who they are.
-enum SignIn<'a> {
+pub(crate) enum SignIn<'a> {
     Password,
     /// A signature over this challenge (its digest), consumed with the session's opening.
     Eds { challenge_hash: &'a str },
 }
 
-async fn open_session_for(
+pub(crate) async fn open_session_for(
     state: &AppState,
     user: &UserRow,
     kind: SessionKind,
