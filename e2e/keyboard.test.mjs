@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, loadMessages, demoLogin, DEMO_PASSWORD } from './lib/kezek.mjs';
-import { newPage, waitForFocus } from './lib/pages.mjs';
+import { newPage, waitForFocus, focusIsVisible } from './lib/pages.mjs';
 
 let server;
 let chromium;
@@ -34,25 +34,6 @@ function describeFocus(page) {
     if (el.tagName === 'A' && !el.closest('nav.langs') && !el.classList.contains('skip-link')) d += `[href=${el.getAttribute('href')}]`;
     return d;
   });
-}
-
-/** The pixels around the focused element, with and without the focus: they must differ. */
-async function focusIsVisible(page) {
-  const box = await page.evaluate(() => {
-    const r = document.activeElement.getBoundingClientRect();
-    return { x: r.x, y: r.y, width: r.width, height: r.height };
-  });
-  assert.ok(box.width > 0 && box.height > 0, 'the focused element is on screen');
-  // Outlines and shadows are drawn outside the box.
-  const pad = 6;
-  const x = Math.max(0, box.x - pad);
-  const y = Math.max(0, box.y - pad);
-  const clip = { x, y, width: box.width + pad * 2, height: box.height + pad * 2 };
-  const focused = await page.screenshot({ clip });
-  await page.evaluate(() => { window.__kezekFocus = document.activeElement; document.activeElement.blur(); });
-  const blurred = await page.screenshot({ clip });
-  await page.evaluate(() => window.__kezekFocus.focus());
-  return !focused.equals(blurred);
 }
 
 test('Tab reaches the skip link, the languages, the fields and the button in order, each visibly', async () => {

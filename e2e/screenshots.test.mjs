@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, loadMessages, demoLogin, screenshotPath, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
-import { newPage, switchLanguage, submitSignIn, PHONE, DESKTOP } from './lib/pages.mjs';
+import { newPage, switchLanguage, submitSignIn, assertFits, PHONE, DESKTOP } from './lib/pages.mjs';
 
 let server;
 let chromium;
@@ -26,21 +26,6 @@ after(async () => {
   await chromium?.close();
   await server?.stop();
 });
-
-/** Nothing sticks out sideways: no horizontal scrolling, every control inside the window. */
-async function assertFits(page, what) {
-  const overflow = await page.evaluate(() => {
-    const width = document.documentElement.clientWidth;
-    const out = [];
-    if (document.documentElement.scrollWidth > width) out.push(`page is ${document.documentElement.scrollWidth}px wide`);
-    for (const el of document.querySelectorAll('h1, h2, p, li, label, input, button, a:not(.skip-link)')) {
-      const r = el.getBoundingClientRect();
-      if (r.width > 0 && (r.left < 0 || r.right > width + 0.5)) out.push(`${el.tagName} "${(el.textContent || el.id).trim().slice(0, 30)}" spans ${r.left}..${r.right}`);
-    }
-    return out;
-  });
-  assert.deepEqual(overflow, [], `${what} fits its window`);
-}
 
 const SIZES = [['phone', PHONE], ['desktop', DESKTOP]];
 

@@ -58,3 +58,39 @@ export async function waitForFocus(page, id) {
     assert.fail(`#${id} should have the focus, ${has} has it`);
   }
 }
+
+/**
+ * Nothing sticks out sideways: no horizontal scrolling, every text and control inside the window.
+ */
+export async function assertFits(page, what) {
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const out = [];
+    if (document.documentElement.scrollWidth > width) out.push(`page is ${document.documentElement.scrollWidth}px wide`);
+    for (const el of document.querySelectorAll('h1, h2, h3, p, li, dt, dd, label, legend, input, select, button, table, a:not(.skip-link)')) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && (r.left < 0 || r.right > width + 0.5)) out.push(`${el.tagName} "${(el.textContent || el.id).trim().slice(0, 30)}" spans ${r.left}..${r.right}`);
+    }
+    return out;
+  });
+  assert.deepEqual(overflow, [], `${what} fits its window`);
+}
+
+/** The pixels around the focused element, with and without the focus: true when they differ. */
+export async function focusIsVisible(page) {
+  const box = await page.evaluate(() => {
+    const r = document.activeElement.getBoundingClientRect();
+    return { x: r.x, y: r.y, width: r.width, height: r.height };
+  });
+  assert.ok(box.width > 0 && box.height > 0, 'the focused element is on screen');
+  // Outlines and shadows are drawn outside the box.
+  const pad = 6;
+  const x = Math.max(0, box.x - pad);
+  const y = Math.max(0, box.y - pad);
+  const clip = { x, y, width: box.width + pad * 2, height: box.height + pad * 2 };
+  const focused = await page.screenshot({ clip });
+  await page.evaluate(() => { window.__kezekFocus = document.activeElement; document.activeElement.blur(); });
+  const blurred = await page.screenshot({ clip });
+  await page.evaluate(() => window.__kezekFocus.focus());
+  return !focused.equals(blurred);
+}
