@@ -144,6 +144,8 @@ pub struct Route {
     results: Vec<String>,
     /// The front-office intake step where it may refuse an incomplete package (002 R1 §10).
     intake: Option<RouteStep>,
+    /// The information system performs every step: see [`Route::automated`].
+    automated: bool,
 }
 
 impl Route {
@@ -180,7 +182,21 @@ impl Route {
             steps,
             results,
             intake: None,
+            automated: false,
         })
+    }
+
+    /// The same route performed by the information system alone: a service whose decision its
+    /// own rules make (000 R1 §2, 001 R15 §2: S1 is rendered fully automated; kezek's queue rules
+    /// are the check of §5(3)), so every step, the people's included, is the system's, and the
+    /// executor's work is one decision ([`Registered::decide`]).
+    pub fn automated(mut self) -> Route {
+        self.automated = true;
+        self
+    }
+
+    pub fn is_automated(&self) -> bool {
+        self.automated
     }
 
     /// The route of channel `channel` of `edition`: the steps that close a milestone, in order.
@@ -503,6 +519,7 @@ impl Case {
         };
         match (required, by) {
             (Performer::System, Actor::System) => {}
+            (Performer::Role(_), Actor::System) if self.route.automated => {}
             (Performer::Role(role), Actor::Official(p)) => {
                 let (org, _) = self.organization(step)?;
                 let holds = p
@@ -905,6 +922,66 @@ impl Registered {
     }
 }
 
+impl Registered {
+    /// The information system decides an automated route at once (a queue registration decided
+    /// by the queue's rules): no resolution or executor; the result, or a refusal on a ground the
+    /// executor's step lists. Reaches the resolution and the preparation.
+    pub fn decide(
+        self,
+        at: PrimitiveDateTime,
+        decision: Decision,
+        calendar: &Calendar,
+    ) -> Result<Prepared, Rejected<Registered>> {
+        if !self.case.route.automated {
+            return Err(reject(
+                self,
+                TransitionError::OutOfOrder {
+                    attempted: "decide",
+                    state: "registered",
+                },
+            ));
+        }
+        let executor_step = &self.case.route.steps[self.case.route.step_for(Milestone::Preparation)];
+        let valid = match &decision {
+            Decision::Grant { result } if !self.case.route.results.contains(result) => {
+                Err(TransitionError::UnknownResult(result.clone()))
+            }
+            Decision::Grant { .. } => Ok(()),
+            Decision::Refuse { .. } if !executor_step.may_refuse() => {
+                Err(TransitionError::RefusalNotAllowed {
+                    clause: executor_step.clause.clone(),
+                })
+            }
+            Decision::Refuse { grounds } if !executor_step.refusal_grounds.contains(grounds) => {
+                Err(TransitionError::UnknownGround {
+                    clause: executor_step.clause.clone(),
+                    grounds: grounds.clone(),
+                })
+            }
+            Decision::Refuse { .. } => Ok(()),
+        };
+        if let Err(e) = valid {
+            return Err(reject(self, e));
+        }
+        let decided = |case: &Case| -> Result<Case, TransitionError> {
+            let role = case.check_actor(Actor::System, at)?;
+            let mut next = case.clone();
+            next.record(Actor::System, role, at, EventKind::Prepared(decision.clone()));
+            next.reach(Milestone::Resolution, at, calendar)?;
+            next.reach(Milestone::Preparation, at, calendar)?;
+            Ok(next)
+        };
+        match decided(&self.case) {
+            Ok(case) => Ok(Prepared {
+                case,
+                receipt: self.receipt,
+                decision,
+            }),
+            Err(e) => Err(reject(self, e)),
+        }
+    }
+}
+
 impl Assigned {
     pub fn case(&self) -> &Case {
         &self.case
@@ -1154,6 +1231,8 @@ pub enum Application {
 pub enum Command {
     Register(Intake),
     Assign { executor: UserId },
+    /// The information system's decision on an automated route ([`Registered::decide`]).
+    Decide(Decision),
     StartProcessing,
     Prepare(Decision),
     Sign,
@@ -1166,6 +1245,7 @@ impl Command {
         match self {
             Command::Register(_) => "register",
             Command::Assign { .. } => "assign",
+            Command::Decide(_) => "decide",
             Command::StartProcessing => "start_processing",
             Command::Prepare(_) => "prepare",
             Command::Sign => "sign",
@@ -1240,6 +1320,11 @@ impl Application {
             (A::Registered(s), Command::Assign { executor }) => up(
                 s.assign(by, at, executor, calendar),
                 A::Assigned,
+                A::Registered,
+            ),
+            (A::Registered(s), Command::Decide(decision)) if matches!(by, Actor::System) => up(
+                s.decide(at, decision, calendar),
+                A::Prepared,
                 A::Registered,
             ),
             (A::Registered(s), Command::Refuse { grounds }) => {
@@ -2162,5 +2247,48 @@ mod tests {
                 other => prop_assert!(false, "the promise is a day: {other:?}"),
             }
         }
+    }
+
+    /// S1 as kezek renders it: every edition's every channel, performed by the information system
+    /// alone on the automated route, reaches the queue notification at the instant of filing;
+    /// a refusal only on a ground the executor's step lists; never on a route people walk.
+    #[test]
+    fn an_automated_s1_route_is_walked_by_the_system_to_its_result_at_once() {
+        let s1 = service_file!("S1-preschool-queue.toml");
+        let at = datetime!(2026-03-20 23:30);
+        for edition in s1.editions() {
+            for channel in &edition.channels {
+                let route = Route::for_channel("S1", "v", edition, &channel.id).unwrap().automated();
+                let executor = route.steps()[route.step_for(Milestone::Preparation)].clone();
+                for decision in [
+                    Decision::Grant { result: "queue_notification".into() },
+                    Decision::Refuse { grounds: executor.refusal_grounds[0].clone() },
+                ] {
+                    let filed = file(route.clone(), offices(), APPLICANT, at, kz()).unwrap();
+                    let mut a = Application::Filed(filed);
+                    for c in [Command::Register(intake()), Command::Decide(decision.clone()), Command::Sign, Command::Issue] {
+                        a = a.act(c, Actor::System, at, kz()).unwrap_or_else(|r| panic!("{} {}: {}", edition.variant_name(), channel.id, r.error));
+                    }
+                    let case = a.case();
+                    assert!(case.timings().iter().all(|t| t.completed == Some(at)), "{}", channel.id);
+                    assert_eq!(case.timings().len(), route.steps().len());
+                    match (&a, &decision) {
+                        (Application::Issued(i), Decision::Grant { .. }) => assert_eq!(i.result(), "queue_notification"),
+                        (Application::Refused(r), Decision::Refuse { grounds }) => assert_eq!(r.grounds(), grounds),
+                        (other, _) => panic!("{}", other.state_name()),
+                    }
+                }
+                let filed = file(route.clone(), offices(), APPLICANT, at, kz()).unwrap();
+                let registered = Application::Filed(filed).act(Command::Register(intake()), Actor::System, at, kz()).unwrap();
+                let refused = registered.act(Command::Decide(Decision::Refuse { grounds: "no-such-ground".into() }), Actor::System, at, kz());
+                assert!(matches!(refused.unwrap_err().error, TransitionError::UnknownGround { .. }));
+            }
+        }
+        // A route people walk is never decided by the system.
+        let manual = Route::for_channel("S1", "v", &s1.base, "office").unwrap();
+        let filed = file(manual, offices(), APPLICANT, at, kz()).unwrap();
+        let registered = Application::Filed(filed).act(Command::Register(intake()), &clerk(), at, kz()).unwrap();
+        let grant = Command::Decide(Decision::Grant { result: "queue_notification".into() });
+        assert!(matches!(registered.act(grant, Actor::System, at, kz()).unwrap_err().error, TransitionError::OutOfOrder { .. }));
     }
 }

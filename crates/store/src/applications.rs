@@ -167,3 +167,40 @@ impl WriteTx {
         Ok(())
     }
 }
+
+/// The link between an S1 application and the queue entry it put in the queue (none when the
+/// registration was refused), with the document it issued as JSON.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct QueueApplicationRow {
+    pub application_id: i64,
+    pub region_id: i64,
+    pub entry_id: Option<i64>,
+    pub document: String,
+}
+
+impl Db {
+    pub async fn queue_application(&self, application: i64) -> Result<Option<QueueApplicationRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT application_id, region_id, entry_id, document FROM queue_applications WHERE application_id = $1")
+            .bind(application).fetch_optional(p).await)?)
+    }
+
+    /// The application that registered a queue entry; `None` for an imported entry.
+    pub async fn queue_application_of_entry(&self, entry: i64) -> Result<Option<QueueApplicationRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT application_id, region_id, entry_id, document FROM queue_applications WHERE entry_id = $1")
+            .bind(entry).fetch_optional(p).await)?)
+    }
+}
+
+impl WriteTx {
+    /// Links an S1 application to its queue entry (or to none, for a refusal) with the document
+    /// it issued.
+    pub async fn insert_queue_application(&mut self, application: i64, region: i64, entry: Option<i64>, document: &str) -> Result<()> {
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "INSERT INTO queue_applications (application_id, region_id, entry_id, document) VALUES ($1, $2, $3, $4)")
+            .bind(application).bind(region).bind(entry).bind(document).execute(c).await.map(|r| r.rows_affected()))
+            .map_err(conflict_as("queue entry's application"))?;
+        Ok(())
+    }
+}

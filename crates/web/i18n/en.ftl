@@ -121,6 +121,7 @@ queue-refusal-unknown-kindergarten = kindergarten { $value } is not a kindergart
 queue-refusal-language = kindergarten { $value } has no groups in the chosen language
 queue-refusal-band = kindergarten { $value } has no group for the child's age in the chosen language
 queue-refusal-unknown-category = the priority category { $value } does not exist in this region
+queue-refusal-already-registered = the child already has an active registration in this region's queue: change its preferences instead
 registry-refusal-child-unknown = the person registry has no data on the child: check the child's IIN
 registry-refusal-birth-date = the birth date differs from the person registry's
 registry-refusal-deceased = the person registry records the child as deceased

@@ -119,6 +119,7 @@ queue-refusal-unknown-kindergarten = { $value } бұл өңірдің балаб
 queue-refusal-language = { $value } балабақшасында таңдалған тілде топ жоқ
 queue-refusal-band = { $value } балабақшасында баланың жасына сай таңдалған тілдегі топ жоқ
 queue-refusal-unknown-category = бұл өңірде { $value } жеңілдік санаты жоқ
+queue-refusal-already-registered = бала осы өңірдің кезегінде тұр: қайта тіркелудің орнына балабақшаларды өзгертіңіз
 registry-refusal-child-unknown = «Жеке тұлғалар» мемлекеттік дерекқорында бала туралы мәлімет жоқ: баланың ЖСН-ін тексеріңіз
 registry-refusal-birth-date = туған күні «Жеке тұлғалар» дерекқорының мәліметімен сәйкес емес
 registry-refusal-deceased = «Жеке тұлғалар» дерекқоры бойынша бала қайтыс болған

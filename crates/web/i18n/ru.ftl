@@ -119,6 +119,7 @@ queue-refusal-unknown-kindergarten = { $value } не является детск
 queue-refusal-language = в детском саду { $value } нет групп с выбранным языком обучения
 queue-refusal-band = в детском саду { $value } нет группы для возраста ребёнка с выбранным языком
 queue-refusal-unknown-category = льготной категории { $value } в этом регионе нет
+queue-refusal-already-registered = ребёнок уже стоит в очереди этого региона: измените выбор детских садов вместо повторной постановки
 registry-refusal-child-unknown = в государственной базе данных «Физические лица» нет сведений о ребёнке: проверьте ИИН ребёнка
 registry-refusal-birth-date = дата рождения не совпадает со сведениями базы «Физические лица»
 registry-refusal-deceased = по сведениям базы «Физические лица» ребёнок умер

@@ -21,7 +21,7 @@ use kezek_domain::duration::Term;
 use kezek_domain::identity::Iin;
 use kezek_domain::regulation::{ChannelKind, Edition, Performer, RefusalGround, Region, ServiceDefinition};
 use kezek_store::applications::{
-    ApplicationEventRow, ApplicationRow, ApplicationState, NewApplication, NewApplicationEvent,
+    ApplicationEventRow, ApplicationRow, ApplicationState, NewApplication, NewApplicationEvent, QueueApplicationRow,
 };
 use kezek_store::signatures::{ApplicationSignatureRow, NewApplicationSignature};
 use kezek_store::{AuditRecord, OrganizationRow, StoreError, WriteTx};
@@ -75,6 +75,9 @@ pub struct RouteRecord {
     pub steps: Vec<StepRecord>,
     pub provider_hours: HoursRecord,
     pub front_office_hours: Option<HoursRecord>,
+    /// Performed by the information system alone (`Route::automated`): S1 as the queue files it.
+    #[serde(default)]
+    pub automated: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -137,6 +140,7 @@ impl RouteRecord {
                 .collect(),
             provider_hours: HoursRecord::of(provider),
             front_office_hours: front_office.map(HoursRecord::of),
+            automated: route.is_automated(),
         }
     }
 
@@ -157,8 +161,11 @@ impl RouteRecord {
                 closes: Milestone::ALL.into_iter().find(|m| m.as_str() == s.closes).ok_or_else(|| corrupt("milestone"))?,
             });
         }
-        let route = Route::new(&self.service, &self.version, &self.channel, steps, self.results.clone())
+        let mut route = Route::new(&self.service, &self.version, &self.channel, steps, self.results.clone())
             .map_err(|_| corrupt("route"))?;
+        if self.automated {
+            route = route.automated();
+        }
         let front_office = match (front_office, &self.front_office_hours) {
             (Some(id), Some(h)) => Some((OrganizationId(id), h.parse()?)),
             _ => None,
@@ -182,6 +189,8 @@ pub struct Loaded {
     pub receipt: Option<Receipt>,
     /// The verdict on the applicant's signature, for an application filed signed.
     pub signature: Option<ApplicationSignatureRow>,
+    /// An S1 application's queue entry and the document it issued.
+    pub queue: Option<QueueApplicationRow>,
 }
 
 impl Loaded {
@@ -260,7 +269,8 @@ pub async fn load(state: &AppState, id: i64) -> Result<Loaded, Problem> {
         }
     }
     let signature = state.db.application_signature(id).await?;
-    Ok(Loaded { row, route, events, application, receipt, signature })
+    let queue = if row.service_id == QUEUE_SERVICE { state.db.queue_application(id).await? } else { None };
+    Ok(Loaded { row, route, events, application, receipt, signature, queue })
 }
 
 async fn scope_of(state: &AppState, org: i64) -> Result<OrganizationScope, Problem> {
@@ -603,6 +613,166 @@ pub async fn refuse_intake(state: &AppState, me: &Authenticated, f: Filing, grou
 /// The documents a system registration enters in the receipt.
 struct FiledDocs(Vec<String>);
 
+/// The service every queue registration is an application of.
+pub const QUEUE_SERVICE: &str = "S1";
+
+/// An application the information system performs alone (S1 as the queue files it), resolved
+/// before its transaction: the edition, channel, automated route and offices.
+pub struct AutomatedFiling {
+    pub service_id: String,
+    pub edition: String,
+    pub version: String,
+    pub channel: String,
+    pub route: Route,
+    record: RouteRecord,
+    pub provider: OrganizationRow,
+    pub front_office: Option<OrganizationRow>,
+    /// The documents the edition issues, with their names and forms.
+    pub results: Vec<kezek_domain::regulation::ResultDocument>,
+}
+
+/// Who filed an automated application: the applicant (portal) or the staff member at an office,
+/// under which role and in which organization.
+pub struct Filer {
+    pub user: UserId,
+    pub role: Role,
+    pub organization: Option<i64>,
+}
+
+/// The automated route of `service_id` in `region_id` through the edition's channel of `kind`:
+/// the edition in force on `on`, or the region's most recent one when none is (every seed text is
+/// repealed today). The provider is the region's only organization of the kind the steps name.
+pub async fn automated_filing(
+    state: &AppState,
+    service_id: &str,
+    region_id: i64,
+    kind: ChannelKind,
+    on: time::Date,
+    front_office: Option<i64>,
+) -> Result<AutomatedFiling, Problem> {
+    let def = find_service(state, service_id)?;
+    let region_row = state.db.regions().await?.into_iter().find(|r| r.id == region_id).ok_or_else(Problem::not_found)?;
+    let no_edition = || Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-no-edition").arg("service", &def.id).arg("region", &region_row.code);
+    let region = region_of_code(&region_row.code).ok_or_else(no_edition)?;
+    let edition = def.edition_for(region, Some(on)).or_else(|| def.edition_for(region, None)).ok_or_else(no_edition)?;
+    let channel = edition.channel_of_kind(kind).ok_or_else(|| {
+        let channels: Vec<&str> = edition.channels.iter().map(|c| c.id.as_str()).collect();
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-unknown-channel")
+            .arg("service", &def.id)
+            .arg("region", region.as_str())
+            .arg("channel", kind.as_str())
+            .arg("channels", channels.join(", "))
+    })?;
+    let version = edition_version(def, edition);
+    let route = Route::for_channel(&def.id, &version, edition, &channel.id)
+        .map_err(|e| {
+            tracing::error!(service = %def.id, channel = %channel.id, error = %e, "a shipped channel gives no route");
+            Problem::internal()
+        })?
+        .automated();
+    let kind = provider_kind(&route).unwrap_or(OrganizationKind::Provider);
+    let mut of_kind: Vec<OrganizationRow> =
+        state.db.organizations_of_region(region_id).await?.into_iter().filter(|o| o.kind == kind.as_str()).collect();
+    if of_kind.len() != 1 {
+        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-application-provider").arg("kind", kind.as_str()));
+    }
+    let provider = of_kind.remove(0);
+    let front_office = match front_office {
+        Some(id) => Some(state.db.organization(id).await?.ok_or_else(Problem::not_found)?),
+        None => None,
+    };
+    let record = RouteRecord::new(&route, &provider, front_office.as_ref());
+    Ok(AutomatedFiling {
+        service_id: def.id.clone(),
+        edition: edition.variant_name().to_owned(),
+        version,
+        channel: channel.id.clone(),
+        route,
+        record,
+        provider,
+        front_office,
+        results: edition.results.clone(),
+    })
+}
+
+/// Files an automated application in the caller's transaction; the information system registers
+/// it in the provider's journal at once. Returns its id, its state and the next history seq.
+pub async fn file_automated(
+    tx: &mut WriteTx,
+    calendar: &Calendar,
+    f: &AutomatedFiling,
+    applicant: UserId,
+    filer: &Filer,
+    region_id: i64,
+    documents: Vec<String>,
+) -> Result<(i64, Application, i64), Problem> {
+    let at = utc_to_almaty(tx.now());
+    let (route, offices) = f.record.rebuild(f.provider.id, f.front_office.as_ref().map(|o| o.id))?;
+    let filed = machine::file(route, offices, applicant, at, calendar).map_err(transition_problem)?;
+    let route_json = serde_json::to_string(&f.record).expect("a route record serializes");
+    let id = tx
+        .insert_application(&NewApplication {
+            service_id: &f.service_id,
+            edition: &f.edition,
+            version: &f.version,
+            route: &route_json,
+            channel: &f.channel,
+            region_id,
+            provider_id: f.provider.id,
+            front_office_id: f.front_office.as_ref().map(|o| o.id),
+            applicant_user_id: applicant.0,
+            filed_by: (filer.user != applicant).then_some(filer.user.0),
+        })
+        .await?;
+    let issue_place = f.front_office.as_ref().unwrap_or(&f.provider).address.clone();
+    let docs = FiledDocs(documents);
+    let payload = serde_json::to_string(&FiledPayload { channel: f.channel.clone(), documents: docs.0.clone(), issue_place: issue_place.clone() })
+        .expect("a filing serializes");
+    tx.append_application_event(id, &NewApplicationEvent {
+        seq: 0,
+        actor_user_id: Some(filer.user.0),
+        role: filer.role.as_str(),
+        organization_id: filer.organization,
+        action: "file",
+        payload: &payload,
+    })
+    .await?;
+    let mut seq = 1;
+    let application = run_system_steps(tx, Application::Filed(filed), id, f.provider.id, &mut seq, &issue_place, calendar, &docs).await?;
+    Ok((id, application, seq))
+}
+
+/// The information system's decision on an automated application registered by
+/// [`file_automated`], then its signature and issue, in the same transaction; records the state.
+pub async fn decide_automated(
+    tx: &mut WriteTx,
+    calendar: &Calendar,
+    id: i64,
+    provider: i64,
+    application: Application,
+    mut seq: i64,
+    decision: Decision,
+) -> Result<Application, Problem> {
+    let at = utc_to_almaty(tx.now());
+    let command = Command::Decide(decision);
+    let payload = serde_json::to_string(&command).expect("a command serializes");
+    let application = application.act(command, Actor::System, at, calendar).map_err(|r| transition_problem(r.error))?;
+    tx.append_application_event(id, &NewApplicationEvent {
+        seq,
+        actor_user_id: None,
+        role: Performer::System.as_str(),
+        organization_id: Some(provider),
+        action: "decide",
+        payload: &payload,
+    })
+    .await
+    .map_err(conflict_as_out_of_order)?;
+    seq += 1;
+    let application = run_system_steps(tx, application, id, provider, &mut seq, "", calendar, &FiledDocs(Vec::new())).await?;
+    record_state(tx, id, &application).await?;
+    Ok(application)
+}
+
 /// Names the edition's text: a change of the definition gives a new version.
 pub fn edition_version(def: &ServiceDefinition, edition: &Edition) -> String {
     let text = serde_json::to_vec(edition).expect("an edition serializes");
@@ -770,7 +940,7 @@ async fn run_system_steps(
         }
         let case = application.case();
         let open = case.timings().len() - 1;
-        if case.route().steps()[open].performer != Performer::System {
+        if case.route().steps()[open].performer != Performer::System && !case.route().is_automated() {
             return Ok(application);
         }
         let at = utc_to_almaty(tx.now());
@@ -782,7 +952,8 @@ async fn run_system_steps(
             }),
             Application::Prepared(_) => Command::Sign,
             Application::Signed(_) => Command::Issue,
-            // No shipped route gives the system a resolution or the executor's work.
+            // No shipped route gives the system a resolution or the executor's work; on an
+            // automated route the decision comes from the caller (`decide_automated`).
             _ => return Ok(application),
         };
         let payload = serde_json::to_string(&command).expect("a command serializes");

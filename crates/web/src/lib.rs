@@ -38,6 +38,7 @@ mod queue_pages;
 mod staff_pages;
 pub mod position_index;
 pub mod queue;
+pub mod queue_applications;
 mod registry_checks;
 pub mod signatures;
 mod rate_limit;

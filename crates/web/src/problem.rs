@@ -31,6 +31,26 @@ pub struct Problem {
     pub reason: Option<&'static str>,
     /// The service definition's refusal ground the problem amounts to, as the `grounds` member.
     pub grounds: Option<String>,
+    /// Why a queue registration is refused, kept to be shown again in any language with the S1
+    /// application that records the refusal.
+    pub motive: Option<Motive>,
+    /// The application that records this refusal (a motivated refusal of S1).
+    pub application_id: Option<i64>,
+}
+
+/// A motivated refusal's reason: a message key and its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Motive {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+impl Motive {
+    /// The reason in `lang`.
+    pub fn text(&self, lang: Lang) -> String {
+        let args: Vec<(&str, String)> = self.value.iter().map(|v| ("value", v.clone())).collect();
+        messages().get(lang, &self.key, &args)
+    }
 }
 
 /// The body, as serialized.
@@ -54,11 +74,14 @@ pub struct ProblemBody {
     /// The refusal ground of the service definition this amounts to (e.g. `eds-not-confirmed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grounds: Option<String>,
+    /// The application that records a refused queue registration, with its motivated refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<i64>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, key: &'static str) -> Problem {
-        Problem { status, key, args: Vec::new(), field: None, retry_after: None, reason: None, grounds: None }
+        Problem { status, key, args: Vec::new(), field: None, retry_after: None, reason: None, grounds: None, motive: None, application_id: None }
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Problem {
@@ -130,6 +153,7 @@ impl Problem {
             field: self.field.map(str::to_owned),
             reason: self.reason.map(str::to_owned),
             grounds: self.grounds.clone(),
+            application_id: self.application_id,
         }
     }
 }

@@ -25,7 +25,9 @@ use serde_json::json;
 use time::{Date, OffsetDateTime};
 
 use crate::auth::new_token;
-use crate::problem::Problem;
+use crate::problem::{Motive, Problem};
+use crate::queue_applications as s1;
+use crate::state::AppState;
 
 /// The version of the allocation engine recorded with every round.
 pub const ENGINE_VERSION: &str = concat!("kezek-deferred-acceptance/", env!("CARGO_PKG_VERSION"));
@@ -76,12 +78,20 @@ fn refusal(e: &RegistrationError) -> Problem {
     refused(key, arg)
 }
 
-/// A motivated refusal: 422 whose detail gives the rule that was broken, in the requester's language.
+/// A motivated refusal: 422 whose detail gives the rule that was broken, in the requester's
+/// language; the registration service records it as the refusal of the S1 application.
 pub fn refused(reason_key: &str, arg: Option<String>) -> Problem {
-    let lang = crate::i18n::current_lang();
-    let args: Vec<(&str, String)> = arg.into_iter().map(|a| ("value", a)).collect();
-    let reason = crate::messages().get(lang, reason_key, &args);
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-registration-refused").arg("reason", reason)
+    let motive = Motive { key: reason_key.to_owned(), value: arg };
+    let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-registration-refused").arg("reason", motive.text(crate::i18n::current_lang()));
+    p.motive = Some(motive);
+    p
+}
+
+/// One active registration per child and region: 409, and a motivated refusal of S1 too.
+fn already_registered() -> Problem {
+    let mut p = conflict("problem-already-registered");
+    p.motive = Some(Motive { key: "queue-refusal-already-registered".to_owned(), value: None });
+    p
 }
 
 fn conflict(key: &'static str) -> Problem {
@@ -101,10 +111,12 @@ pub struct Registration {
     pub sibling_kindergarten_id: Option<i64>,
     pub priority: Option<ClaimInput>,
     pub applicant: UserId,
+    /// The applicant's IIN, for the person registry's check of parenthood.
+    pub applicant_iin: Iin,
+    /// Whose child it is: the applicant's own, or a principal's under a power of attorney.
+    pub standing: crate::registry_checks::Standing,
     pub channel: Channel,
     pub accepted_by: Option<UserId>,
-    /// The reference the registration's consents and registry requests are recorded under.
-    pub registry_checks: Option<String>,
 }
 
 pub struct ClaimInput {
@@ -113,11 +125,12 @@ pub struct ClaimInput {
     pub evidence_ref: String,
 }
 
-/// What the queue notification says (004 App. 11, 003 App. 4).
+/// What the queue notification says (004 App. 11, 003 App. 4), and the S1 application it ends.
 pub struct Registered {
     pub entry_id: i64,
     pub registration_no: i64,
     pub registered_at: OffsetDateTime,
+    pub application_id: i64,
 }
 
 /// Checks that every preferred kindergarten is in the region and has a group of the child's band
@@ -169,21 +182,41 @@ pub async fn precheck(db: &Db, now: OffsetDateTime, r: &Registration) -> Result<
     check_kindergartens(db, r, &settings.bands).await
 }
 
-/// Registers a child: the rules, then one transaction with the entry, its preferences, an
-/// optional claim, the queue-log events and the audit entry.
-pub async fn register(db: &Db, now: OffsetDateTime, r: Registration) -> Result<Registered, Problem> {
-    let settings = load_settings(db, r.region_id).await?;
-    let today = local_today(now);
-    queue::check_registration(r.child_birth_date, r.child_iin.birth_date(), today, r.desired_start, &r.preferences, &settings)
-        .map_err(|e| refusal(&e))?;
-    check_kindergartens(db, &r, &settings.bands).await?;
+/// Registers a child: the single entry point of every channel (API and pages). The rules that
+/// need no registry, the applicant's consent and the person registry's word, then one
+/// transaction with the S1 application (filed, registered, decided, issued), the entry, its
+/// preferences, an optional claim, the queue-log events and the audit entries. A refusal of any
+/// rule is recorded as the S1 application's motivated refusal and answered with its id.
+pub async fn register(state: &AppState, r: Registration) -> Result<Registered, Problem> {
+    let now = state.clock.now();
+    let filing = s1::prepare(state, now, &r).await?;
+    match decide_and_write(state, now, &filing, &r).await {
+        Err(mut p) => {
+            if let Some(motive) = p.motive.clone() {
+                p.application_id = s1::refuse(state, now, &filing, &r, &motive).await?;
+            }
+            Err(p)
+        }
+        ok => ok,
+    }
+}
+
+async fn decide_and_write(state: &AppState, now: OffsetDateTime, filing: &s1::S1Filing, r: &Registration) -> Result<Registered, Problem> {
+    let db = &state.db;
+    precheck(db, now, r).await?;
+    let actor = s1::filer_of(filing);
+    let checks = crate::registry_checks::confirm_child(state, "S1", &r.applicant_iin, &r.child_iin, r.child_birth_date, &r.standing, r.channel, actor).await?;
     let claim = match &r.priority {
         Some(c) => Some((category_id(db, r.region_id, &c.category_code).await?, c)),
         None => None,
     };
     let salt = log_salt();
     let iin = r.child_iin.as_string();
-    let mut tx = db.begin_write(Some(r.applicant), now).await?;
+    let mut tx = db.begin_write(Some(actor), now).await?;
+    // The application first, the entry second: a registration that cannot be written (the child
+    // is already waiting) takes its application with it when the transaction rolls back.
+    let application = s1::file(&mut tx, state, filing, r).await?;
+    let application_id = application.0;
     let (entry, number) = tx
         .insert_queue_entry(&NewEntry {
             region_id: r.region_id,
@@ -202,7 +235,7 @@ pub async fn register(db: &Db, now: OffsetDateTime, r: Registration) -> Result<R
         })
         .await
         .map_err(|e| match e {
-            kezek_store::StoreError::Conflict(_) => conflict("problem-already-registered"),
+            kezek_store::StoreError::Conflict(_) => already_registered(),
             e => e.into(),
         })?;
     tx.set_preferences(entry, &r.preferences).await?;
@@ -218,18 +251,19 @@ pub async fn register(db: &Db, now: OffsetDateTime, r: Registration) -> Result<R
         let claim = tx.insert_claim(entry, category, &c.evidence_kind, &c.evidence_ref).await?;
         tx.append_queue_event(r.region_id, "claim_submitted", Some(&cref), &json!({ "claim": claim, "class": class })).await?;
     }
+    s1::grant(&mut tx, state, filing, application, r, entry, number).await?;
     tx.audit(AuditRecord {
         action: "queue.registered",
         object_type: "queue_entry",
         object_id: entry.to_string(),
         organization_id: None,
-        details: json!({ "region": r.region_id, "registration_no": number, "channel": r.channel.as_str(), "registry_checks": r.registry_checks }),
+        details: json!({ "region": r.region_id, "registration_no": number, "channel": r.channel.as_str(), "registry_checks": checks, "application": application_id }),
     })
     .await?;
     let at = tx.now();
     tx.commit().await?;
-    tracing::info!(entry, region = r.region_id, "child registered in the queue");
-    Ok(Registered { entry_id: entry, registration_no: number, registered_at: at })
+    tracing::info!(entry, application = application_id, region = r.region_id, "child registered in the queue");
+    Ok(Registered { entry_id: entry, registration_no: number, registered_at: at, application_id })
 }
 
 /// Changes the preferences and language of a waiting entry; the registration time and number stay.
@@ -255,9 +289,10 @@ pub async fn change(db: &Db, now: OffsetDateTime, entry: &EntryRow, by: UserId, 
         sibling_kindergarten_id: entry.sibling_kindergarten_id,
         priority: None,
         applicant: by,
+        applicant_iin: iin,
+        standing: crate::registry_checks::Standing::Own,
         channel: Channel::Portal,
         accepted_by: None,
-        registry_checks: None,
     };
     check_kindergartens(db, &probe, &settings.bands).await?;
     let mut tx = db.begin_write(Some(by), now).await?;

@@ -18,6 +18,9 @@ on_both_engines!(
     another_family_cannot_see_or_touch_a_registration,
     the_auditor_sees_what_should_never_happen,
     a_parent_sees_the_events_that_moved_their_child,
+    registration_on_every_channel_is_one_s1_application_issuing_the_queue_notification,
+    a_refused_registration_is_the_s1_applications_motivated_refusal_and_no_entry,
+    a_registration_that_cannot_be_written_leaves_no_application_behind,
 );
 
 fn today() -> Date {
@@ -483,4 +486,185 @@ async fn a_parent_sees_the_events_that_moved_their_child(app: &TestApp) {
     assert!(nothing["events"].as_array().unwrap().is_empty());
     let (s, _) = app.get(&format!("{path}?since=abc"), Some(&parent)).await;
     assert_eq!(s, 400);
+}
+
+/// A GET in English.
+async fn get_en(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let r = app.client.get(app.url(path)).bearer_auth(token).header("cookie", "lang=en").send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The S1 application a registration answered with, read by `token`, and the caller's checks
+/// that it is one application of the edition and channel, walked by the information system from
+/// filing to its result at one instant, with each step's due time on the calendar.
+async fn s1_application(app: &TestApp, token: &str, id: &Value, edition: &str, channel: &str) -> Value {
+    let (s, a) = app.get(&format!("/api/v1/applications/{id}"), Some(token)).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!((a["service_id"].as_str(), a["edition"].as_str(), a["channel"].as_str()), (Some("S1"), Some(edition), Some(channel)), "{a}");
+    assert_eq!(a["closed"], true, "{a}");
+    let actions: Vec<&str> = a["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["file", "register", "decide", "sign", "issue"], "receipt, check, result: {a}");
+    let at = a["history"][0]["at"].clone();
+    for e in &a["history"].as_array().unwrap()[1..] {
+        assert_eq!((e["role"].as_str(), &e["at"]), (Some("system"), &at), "the system decides at the moment of filing: {e}");
+    }
+    for step in a["steps"].as_array().unwrap() {
+        assert_eq!(step["status"], "completed", "{step}");
+        assert_eq!(step["due"].is_null(), step["term"].is_null(), "a step with a term has its due time: {step}");
+    }
+    assert_eq!(a["receipt"]["number"].as_str().unwrap().len(), 6, "registered in the provider's journal: {a}");
+    a
+}
+
+async fn registration_on_every_channel_is_one_s1_application_issuing_the_queue_notification(app: &TestApp) {
+    let region = almaty(app).await;
+    let citizen_iin = app.iin_of("citizen", 0);
+    let citizen = app.token(&citizen_iin).await;
+    let operator = app.token(&app.iin_of("operator", 0)).await;
+    let clerk = app.token(&app.iin_of("clerk", 0)).await;
+    let (_, before) = app.get("/api/v1/me/applications", Some(&citizen)).await;
+    assert!(before.as_array().unwrap().is_empty());
+
+    // The portal (000 R1 §14), the State Corporation (§10) and the provider's office (§5) of
+    // Almaty city's current edition.
+    let office_parent = child_iin(time::macros::date!(1991 - 02 - 02), 611);
+    let front_parent = child_iin(time::macros::date!(1992 - 03 - 03), 612);
+    let filings = [
+        (&citizen, registration(&region, 20, None), citizen_iin.clone(), "portal"),
+        (&operator, registration(&region, 21, Some((&front_parent, "Ата-ана"))), front_parent.clone(), "gc"),
+        (&clerk, registration(&region, 22, Some((&office_parent, "Ата-ана"))), office_parent.clone(), "office"),
+    ];
+    let mut seen = Vec::new();
+    for (token, body, parent, channel) in filings {
+        let (s, n) = file(app, token, &parent, body).await;
+        assert_eq!(s, 201, "{channel}: {n}");
+        let a = s1_application(app, token, &n["application_id"], "base", channel).await;
+        assert_eq!(a["result"], "queue_notification");
+        let link = &a["queue_registration"];
+        assert_eq!(link["registration_id"], n["entry_id"], "{a}");
+        let doc = &link["document"];
+        assert_eq!((doc["kind"].as_str(), &doc["queue_number"]), (Some("queue_notification"), &n["registration_no"]), "{doc}");
+        assert!(doc["child_name"].as_str().unwrap().starts_with("Бала") && doc["title"]["ru"].as_str().unwrap().contains("очередь"), "{doc}");
+        assert_eq!(doc["issued_by"]["en"], "Education Department of Almaty city", "{doc}");
+        let (_, entry) = app.get(&format!("/api/v1/queue/registrations/{}", n["entry_id"]), Some(token)).await;
+        assert_eq!(entry["application_id"], n["application_id"], "{entry}");
+        assert!(!seen.contains(&n["application_id"]));
+        seen.push(n["application_id"].clone());
+    }
+    // The citizen sees exactly their one application, the operator's and clerk's are the other
+    // applicants' (each an account opened at the office).
+    let (_, mine) = app.get("/api/v1/me/applications", Some(&citizen)).await;
+    let mine = mine.as_array().unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0]["id"], seen[0]);
+
+    // Astana files under 004 through the e-gov portal (ПЭП, App. 3 Table 3): its registration ticket.
+    let astana_k = app.organizations("astana", "kindergarten").await[0].clone();
+    let astana = Region { id: astana_k["region_id"].as_i64().unwrap(), kk: vec![astana_k["id"].as_i64().unwrap()], ru: vec![] };
+    let mut body = registration(&astana, 1, None);
+    body["language"] = json!("kk");
+    body["preferences"] = json!([astana_k["id"]]);
+    let (s, n) = file(app, &citizen, &citizen_iin, body).await;
+    assert_eq!(s, 201, "{n}");
+    let a = s1_application(app, &citizen, &n["application_id"], "astana-2012", "pep").await;
+    assert_eq!(a["queue_registration"]["document"]["title"]["ru"], "Уведомление (регистрационный талон)", "{a}");
+    assert_eq!(a["queue_registration"]["document"]["queue_number"], 1, "Astana's queue numbers its own children");
+
+    // A change of preferences is an event of the registration, not a new application: the
+    // notification as issued stays, with the queue number the change keeps.
+    let entry = a["queue_registration"]["registration_id"].as_i64().unwrap();
+    let (s, _) = app.put(&format!("/api/v1/queue/registrations/{entry}/preferences"), &citizen, json!({"preferences": [astana_k["id"]], "language": "kk"})).await;
+    assert_eq!(s, 204);
+    let (_, mine) = app.get("/api/v1/me/applications", Some(&citizen)).await;
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+    let (_, after) = app.get(&format!("/api/v1/applications/{}", n["application_id"]), Some(&citizen)).await;
+    assert_eq!(after["queue_registration"], a["queue_registration"]);
+    let (_, events) = app.get(&format!("/api/v1/queue/registrations/{entry}/events"), Some(&citizen)).await;
+    let own: Vec<&str> = events["events"].as_array().unwrap().iter().filter(|e| e["own"] == true).map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(own, ["registered", "changed"], "{events}");
+}
+
+async fn a_refused_registration_is_the_s1_applications_motivated_refusal_and_no_entry(app: &TestApp) {
+    let region = almaty(app).await;
+    let citizen_iin = app.iin_of("citizen", 0);
+    let citizen = app.token(&citizen_iin).await;
+    let clerk = app.token(&app.iin_of("clerk", 0)).await;
+    let post = |token: String, body: Value| async move {
+        let r = app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(token).header("cookie", "lang=en").json(&body).send().await.unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+
+    // Seven years old, on the portal: the executor's step of 000 R1 §14 refuses on the documents.
+    let mut too_old = registration(&region, 30, None);
+    let birth = today() - Duration::days(7 * 366);
+    too_old["child_birth_date"] = json!(birth.to_string());
+    too_old["child_iin"] = json!(child_iin(birth, 930));
+    let (s, p) = post(citizen.clone(), too_old).await;
+    assert_eq!(s, 422, "{p}");
+    let (s, a) = get_en(app, &format!("/api/v1/applications/{}", p["application_id"]), &citizen).await;
+    assert_eq!(s, 200, "the refusal names its application: {p} {a}");
+    assert_eq!((a["state"].as_str(), a["grounds"].as_str(), a["result"].as_str()), (Some("refused"), Some("documents-nonconforming"), None), "{a}");
+    let doc = &a["queue_registration"]["document"];
+    assert_eq!(doc["kind"], "motivated_refusal");
+    assert!(doc["reason"].as_str().unwrap().contains("under 7"), "the motive, in the reader's language: {doc}");
+    assert!(a["queue_registration"]["registration_id"].is_null());
+    let actions: Vec<&str> = a["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["file", "register", "decide", "sign", "issue"]);
+
+    // At the provider's office the Standard's grounds (000 R1 §5(3)): a kindergarten without
+    // the language.
+    let parent = child_iin(time::macros::date!(1990 - 05 - 05), 631);
+    let mut wrong_language = registration(&region, 31, Some((&parent, "Ата-ана")));
+    let kk_only = *region.kk.iter().find(|k| !region.ru.contains(k)).unwrap();
+    wrong_language["language"] = json!("ru");
+    wrong_language["preferences"] = json!([kk_only]);
+    let (s, p) = post(clerk.clone(), wrong_language).await;
+    assert_eq!(s, 422, "{p}");
+    let (_, a) = get_en(app, &format!("/api/v1/applications/{}", p["application_id"]), &clerk).await;
+    assert_eq!((a["channel"].as_str(), a["grounds"].as_str()), (Some("office"), Some("standard-p10")), "{a}");
+    assert!(a["queue_registration"]["document"]["reason"].as_str().unwrap().contains("no groups in the chosen language"));
+
+    // The person registry's refusal too.
+    let (s, p) = post(citizen.clone(), registration(&region, 32, None)).await;
+    assert_eq!(s, 422, "{p}");
+    let (_, mine) = get_en(app, "/api/v1/me/applications", &citizen).await;
+    let mine = mine.as_array().unwrap();
+    assert_eq!(mine.len(), 2, "the citizen's two refusals: {mine:?}");
+    assert_eq!(mine[0]["id"], p["application_id"]);
+    assert!(mine[0]["queue_registration"]["document"]["reason"].as_str().unwrap().contains("no data on the child"), "{}", mine[0]);
+
+    // Input that is not an application at all files nothing.
+    let mut no_consent = registration(&region, 33, None);
+    no_consent["consent"] = json!(false);
+    let (s, p) = post(citizen.clone(), no_consent).await;
+    assert_eq!((s, p["application_id"].is_null()), (422, true), "{p}");
+    let (_, mine) = get_en(app, "/api/v1/me/applications", &citizen).await;
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+    assert!(app.state.db.entries_of_region(region.id).await.unwrap().is_empty(), "no refusal put a child in the queue");
+}
+
+async fn a_registration_that_cannot_be_written_leaves_no_application_behind(app: &TestApp) {
+    let region = almaty(app).await;
+    let citizen_iin = app.iin_of("citizen", 0);
+    let citizen = app.token(&citizen_iin).await;
+    let body = registration(&region, 40, None);
+    let (s, first) = file(app, &citizen, &citizen_iin, body.clone()).await;
+    assert_eq!(s, 201, "{first}");
+    let log_before = app.state.db.queue_log(region.id, 0, 1000).await.unwrap().len();
+
+    // The second registration of the same child passes every check made before the transaction;
+    // inside it the application is written first and the entry second, which the one active
+    // registration per child refuses: the transaction rolls back with the application in it.
+    let (s, p) = file(app, &citizen, &citizen_iin, body).await;
+    assert_eq!((s, p["type"].as_str()), (409, Some("urn:kezek:problem:already-registered")), "{p}");
+    let (_, mine) = get_en(app, "/api/v1/me/applications", &citizen).await;
+    let states: Vec<(&str, &str)> = mine.as_array().unwrap().iter().map(|a| (a["state"].as_str().unwrap(), a["receipt"]["number"].as_str().unwrap())).collect();
+    // Only the first registration's application and the refusal, recorded afterwards in a
+    // transaction of its own; the rolled-back registration did not even keep its journal number.
+    assert_eq!(states, [("refused", "000002"), ("issued", "000001")], "{mine}");
+    assert_eq!(mine[0]["id"], p["application_id"]);
+    assert!(mine[0]["queue_registration"]["document"]["reason"].as_str().unwrap().contains("already"), "{}", mine[0]);
+    assert_eq!(app.state.db.entries_of_region(region.id).await.unwrap().len(), 1);
+    assert_eq!(app.state.db.queue_log(region.id, 0, 1000).await.unwrap().len(), log_before, "no queue event of the failed registration");
+    assert_eq!(app.state.db.verify_audit_chain().await.unwrap().map(|n| n > 0), Ok(true));
 }

@@ -99,12 +99,15 @@ async fn entries_of(app: &TestApp, region: &Region, child: &str) -> usize {
     app.state.db.entries_of_region(region.id).await.unwrap().iter().filter(|e| e.child_iin == child).count()
 }
 
-/// Nothing but the record of what was asked: no queue entry, no queue-log event, no application.
-async fn assert_nothing_registered(app: &TestApp, region: &Region, applicant: &str) {
+/// Nothing but the record of what was asked: no queue entry, no queue-log event, and of the
+/// applicant's S1 applications only `refused` motivated refusals (a registry that could not be
+/// asked refuses nothing: the applicant tries again).
+async fn assert_nothing_registered(app: &TestApp, region: &Region, applicant: &str, refused: usize) {
     assert!(app.state.db.entries_of_region(region.id).await.unwrap().is_empty(), "no queue entry");
     assert!(app.state.db.queue_log(region.id, 0, 1000).await.unwrap().is_empty(), "no queue-log event");
     let user = app.state.db.user_by_iin(&Iin::parse(applicant).unwrap()).await.unwrap().unwrap();
-    assert!(app.state.db.applications_of_applicant(user.id).await.unwrap().is_empty(), "no application");
+    let states: Vec<String> = app.state.db.applications_of_applicant(user.id).await.unwrap().into_iter().map(|a| a.state).collect();
+    assert_eq!(states, vec!["refused".to_owned(); refused], "only motivated refusals");
 }
 
 /// The outcomes of the registry requests recorded for `applicant`, oldest first.
@@ -163,7 +166,7 @@ async fn a_gateway_slower_than_its_timeout_gives_a_503_in_kazakh_and_registers_n
     let (s, p) = register(&app, &token, "kk", &body).await;
     assert_registry_unavailable(s, &p, "Мемлекеттік дерекқор қолжетімсіз");
     assert_eq!(p["detail"], "Ештеңе тіркелмеді. Бірнеше минуттан кейін қайталаңыз.");
-    assert_nothing_registered(&app, &region, &parent).await;
+    assert_nothing_registered(&app, &region, &parent, 0).await;
     // What was asked stays on record: the consents taken, and the request that timed out.
     assert_eq!(outcomes(&app, &parent).await, ["timeout"]);
     assert_eq!(consents_of(&app, &child.0).await, 1);
@@ -191,7 +194,7 @@ async fn a_gateway_answering_500_gives_a_503_in_russian_and_a_retry_registers_on
     let (s, p) = register(&app, &token, "ru", &body).await;
     assert_registry_unavailable(s, &p, "Государственная база данных недоступна");
     assert_eq!(p["detail"], "Ничего не зарегистрировано. Повторите через несколько минут.");
-    assert_nothing_registered(&app, &region, &parent).await;
+    assert_nothing_registered(&app, &region, &parent, 0).await;
     assert_eq!(outcomes(&app, &parent).await, ["unavailable"]);
 
     stub.set(Mode::Healthy);
@@ -205,7 +208,7 @@ async fn a_gateway_that_is_down_gives_a_503_in_english_and_a_retry_after_it_come
     let (s, p) = register(&app, &token, "en", &body).await;
     assert_registry_unavailable(s, &p, "The state registry cannot be reached");
     assert_eq!(p["detail"], "Nothing was registered. Try again in a few minutes.");
-    assert_nothing_registered(&app, &region, &parent).await;
+    assert_nothing_registered(&app, &region, &parent, 0).await;
     assert_eq!(outcomes(&app, &parent).await, ["unavailable"]);
 
     stub.start(&app.state.db).await;
@@ -316,6 +319,7 @@ async fn a_representative_registers_only_with_the_parents_valid_power_of_attorne
         assert_eq!(s, 422, "{body}: {p}");
         assert_eq!(p["title"], "The registration is refused", "{p}");
         assert_eq!(p["detail"], *reason, "{}", body["power_of_attorney"]);
+        assert!(p["application_id"].is_i64(), "recorded as the S1 application's motivated refusal: {p}");
     }
     let (_, p) = register(app, &token, "ru", &refusals[1].0).await;
     assert_eq!(p["detail"], "Причина: срок действия доверенности истёк");
@@ -331,9 +335,11 @@ async fn a_representative_registers_only_with_the_parents_valid_power_of_attorne
     let (s, p) = register(app, &app.token(&parent).await, "en", &parent_with_power).await;
     assert_eq!((s, p["field"].as_str()), (422, Some("power_of_attorney")), "{p}");
 
-    // Nothing of that was written; the principal was asked about only once a power let the
-    // representative speak for them (the two parenthood refusals above).
-    assert_nothing_registered(app, &region, &representative).await;
+    // Nothing of that was registered: the eleven refusals by the registries are the
+    // representative's refused S1 applications, the two told at once are not applications. The
+    // principal was asked about only once a power let the representative speak for them (the two
+    // parenthood refusals above).
+    assert_nothing_registered(app, &region, &representative, refusals.len() + 2).await;
     assert_eq!(consents_of(app, &parent).await, 1);
     assert_eq!(consents_of(app, &other_parent).await, 1);
 

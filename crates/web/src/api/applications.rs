@@ -276,6 +276,28 @@ pub struct ApplicationView {
     pub history: Vec<EventView>,
     /// The verdict on the applicant's signature, for an application filed signed (portal).
     pub signature: Option<SignatureView>,
+    /// S1 only: the queue registration this application is, and the document it issued.
+    pub queue_registration: Option<QueueRegistrationLink>,
+}
+
+/// The queue side of an S1 application.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct QueueRegistrationLink {
+    /// The queue entry (GET /api/v1/queue/registrations/{id}); none for a refused registration.
+    pub registration_id: Option<i64>,
+    /// The document as issued: `kind` queue_notification (with `queue_number`, 004 App. 11,
+    /// 003 App. 4) or motivated_refusal (with `grounds` and the `reason` in the caller's language).
+    /// Later changes of preferences, language or category are queue events of the registration.
+    #[schema(value_type = Object)]
+    pub document: serde_json::Value,
+}
+
+fn queue_link(row: &kezek_store::applications::QueueApplicationRow) -> QueueRegistrationLink {
+    let mut document: serde_json::Value = serde_json::from_str(&row.document).unwrap_or(serde_json::Value::Null);
+    if let Ok(crate::queue_applications::QueueDocument::MotivatedRefusal { motive, .. }) = serde_json::from_str(&row.document) {
+        document["reason"] = serde_json::Value::String(motive.text(crate::i18n::current_lang()));
+    }
+    QueueRegistrationLink { registration_id: row.entry_id, document }
 }
 
 #[derive(Deserialize, ToSchema, Debug)]
@@ -379,6 +401,7 @@ fn view(l: &Loaded, now: OffsetDateTime) -> ApplicationView {
             revocation: s.revocation.clone(),
             verdict: serde_json::from_str(&s.verdict).unwrap_or(serde_json::Value::Null),
         }),
+        queue_registration: l.queue.as_ref().map(queue_link),
     }
 }
 

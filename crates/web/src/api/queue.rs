@@ -106,6 +106,8 @@ pub struct QueueNotification {
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
     pub status: String,
+    /// The S1 application this registration is (GET /api/v1/applications/{id}).
+    pub application_id: i64,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
@@ -155,6 +157,9 @@ pub struct RegistrationView {
     /// The child's reference in the public queue log and the salt that proves it is theirs.
     pub log_ref: String,
     pub log_salt: String,
+    /// The S1 application that registered the child (GET /api/v1/applications/{id}); none for a
+    /// child brought in by `kezek import queue`.
+    pub application_id: Option<i64>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -359,14 +364,19 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
         sibling_kindergarten_id: req.sibling_kindergarten_id,
         priority,
         applicant,
+        applicant_iin,
+        standing,
         channel,
         accepted_by,
-        registry_checks: None,
     };
-    service::precheck(&state.db, state.clock.now(), &registration).await?;
-    let checks = crate::registry_checks::confirm_child(&state, "S1", &applicant_iin, &registration.child_iin, registration.child_birth_date, &standing, channel, me.user_id()).await?;
-    let r = service::register(&state.db, state.clock.now(), Registration { registry_checks: Some(checks), ..registration }).await?;
-    Ok((StatusCode::CREATED, Json(QueueNotification { entry_id: r.entry_id, registration_no: r.registration_no, registered_at: r.registered_at, status: "waiting".into() })))
+    let r = service::register(&state, registration).await?;
+    Ok((StatusCode::CREATED, Json(QueueNotification {
+        entry_id: r.entry_id,
+        registration_no: r.registration_no,
+        registered_at: r.registered_at,
+        status: "waiting".into(),
+        application_id: r.application_id,
+    })))
 }
 
 fn check_evidence(p: &ClaimInput) -> Result<(), Problem> {
@@ -395,7 +405,9 @@ async fn view(state: &AppState, entry: EntryRow) -> Result<RegistrationView, Pro
     let referrals = state.db.referrals_of_entry(entry.id).await?.into_iter().map(|r| ReferralView {
         id: r.id, round_id: r.round_id, group_id: r.group_id, issued_at: r.issued_at, expires_on: r.expires_on, status: r.status,
     }).collect();
+    let application_id = state.db.queue_application_of_entry(entry.id).await?.map(|a| a.application_id);
     Ok(RegistrationView {
+        application_id,
         log_ref: kezek_domain::queue::child_ref(&entry.log_salt, &entry.child_iin),
         id: entry.id,
         region_id: entry.region_id,
