@@ -1,6 +1,8 @@
 //! Audited writes: the chain head is taken at the start of every write transaction and each
 //! entry is appended in the same transaction as the change it records.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use kezek_domain::access::UserId;
 use kezek_domain::audit::{AuditContent, ChainBreak, ChainVerifier, StoredEntry};
 use time::OffsetDateTime;
@@ -29,6 +31,18 @@ pub struct WriteTx {
     seq: i64,
     last_hash: String,
     appended: bool,
+}
+
+/// Write transactions committed by this process, whatever the database.
+static LOCAL_COMMITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many write transactions this process has committed so far. A cache of database data
+/// that remembers this number when it last checked the database knows that no write of this
+/// process can have happened since while the number is unchanged (it moves after the commit,
+/// before the write's caller can answer anyone). Writes of other processes are not counted:
+/// such caches must also re-check the database after a bounded time.
+pub fn local_commits() -> u64 {
+    LOCAL_COMMITS.load(Ordering::SeqCst)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -170,10 +184,12 @@ impl WriteTx {
         }
         on_tx!(&mut self.tx, c => sqlx::query("UPDATE audit_head SET seq = $1, last_hash = $2 WHERE id = 1")
             .bind(self.seq).bind(&self.last_hash).execute(c).await.map(|r| r.rows_affected()))?;
-        match self.tx {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
-        Ok(())
+        let committed = match self.tx {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        };
+        // Counted even when the commit reports an error: it may have reached the database.
+        LOCAL_COMMITS.fetch_add(1, Ordering::SeqCst);
+        Ok(committed?)
     }
 }

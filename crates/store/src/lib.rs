@@ -26,7 +26,7 @@ pub mod signatures;
 pub mod testing;
 
 pub use accounts::{NewUser, SessionKind, SessionRow, StaffRow, UserRow};
-pub use audit::{AuditRecord, AuditRow, WriteTx};
+pub use audit::{AuditRecord, AuditRow, WriteTx, local_commits};
 pub use honesty::GroupCapacityRow;
 pub use directory::{GroupRow, NewOrganization, OrganizationRow, RegionRow};
 pub use registries::{

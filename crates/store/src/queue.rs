@@ -92,11 +92,33 @@ pub struct ClaimRow {
     pub reason: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct PositionContextRow {
-    seq: i64,
+/// What a position read's cached index is checked against: the region's queue-log head, the
+/// version of its groups' places and its settings, read in one query.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueVersionRow {
+    /// The queue-log head's sequence number (0 before the first event).
+    pub seq: i64,
+    /// Moved by a trigger on every change of the region's kindergarten groups.
+    pub places_version: i64,
     #[sqlx(flatten)]
-    settings: QueueSettingsRow,
+    pub settings: QueueSettingsRow,
+}
+
+/// A registration as the position index keeps it: what authorizes a read and places the child.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PositionEntryRow {
+    pub id: i64,
+    pub applicant_user_id: i64,
+    pub status: String,
+    pub registration_no: i64,
+    pub registered_at: OffsetDateTime,
+    pub child_birth_date: Date,
+    pub language: String,
+    pub desired_start: Date,
+    pub sibling_kindergarten_id: Option<i64>,
+    /// The highest class of the child's confirmed, unexpired claims (0 without one, and for a
+    /// child who is not waiting).
+    pub priority: i64,
 }
 
 /// A waiting child as a round or a position read needs it.
@@ -380,35 +402,35 @@ impl Db {
              WHERE region_id = $1 AND seq > $2 ORDER BY seq LIMIT $3").bind(region).bind(after).bind(limit).fetch_all(p).await)?)
     }
 
-    /// The region's queue settings with the sequence number of its queue-log head (0 before
-    /// the first event), in one query: what a position read checks its cached index against.
-    pub async fn queue_position_context(&self, region: i64) -> Result<Option<(i64, QueueSettingsRow)>> {
-        let row: Option<PositionContextRow> = on_pool!(self, p => sqlx::query_as(
-            "SELECT COALESCE(h.seq, 0) AS seq, s.region_id, s.max_preferences, s.bands, s.ranking, s.referral_term_amount, \
-             s.referral_term_unit, s.on_decline, s.on_expiry \
+    /// The region's queue settings with its queue-log head's sequence number and its places
+    /// version, in one query: what a position read checks its cached index against.
+    pub async fn queue_version(&self, region: i64) -> Result<Option<QueueVersionRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT COALESCE(h.seq, 0) AS seq, s.places_version, s.region_id, s.max_preferences, s.bands, s.ranking, \
+             s.referral_term_amount, s.referral_term_unit, s.on_decline, s.on_expiry \
              FROM queue_settings s LEFT JOIN queue_log_head h ON h.region_id = s.region_id WHERE s.region_id = $1")
-            .bind(region).fetch_optional(p).await)?;
-        Ok(row.map(|r| (r.seq, r.settings)))
+            .bind(region).fetch_optional(p).await)?)
     }
 
-    /// The groups of one band and language at some of a region's kindergartens, with the places
-    /// held by live referrals (as [`Db::groups_with_holds`] counts them).
-    pub async fn position_groups(&self, region: i64, kindergartens: &[i64], band: &str, language: &str) -> Result<Vec<FreeGroupRow>> {
-        let sql = format!(
-            "SELECT g.id, g.organization_id, g.age_band, g.language, g.capacity, g.enrolled, \
-             (SELECT COUNT(*) FROM referrals r WHERE r.group_id = g.id AND r.status IN ('open', 'accepted')) AS held \
-             FROM kindergarten_groups g JOIN organizations o ON o.id = g.organization_id \
-             WHERE o.region_id = $1 AND o.kind = 'kindergarten' AND g.age_band = $2 AND g.language = $3 \
-             AND g.organization_id IN ({}) ORDER BY g.id",
-            rows_sql(kindergartens.len(), 3, 1, |v| v[0].clone())
-        );
-        Ok(on_pool!(self, p => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(region).bind(band).bind(language);
-            for k in kindergartens {
-                q = q.bind(*k);
-            }
-            q.fetch_all(p).await
-        })?)
+    /// Every registration of a region, whatever its status, with the effective priority class
+    /// on `today` of the waiting ones.
+    pub async fn position_entries(&self, region: i64, today: Date) -> Result<Vec<PositionEntryRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT e.id, e.applicant_user_id, e.status, e.registration_no, e.registered_at, e.child_birth_date, e.language, \
+             e.desired_start, e.sibling_kindergarten_id, \
+             CASE WHEN e.status = 'waiting' THEN COALESCE((SELECT MAX(c.class) FROM priority_claims pc \
+                 JOIN priority_categories c ON c.id = pc.category_id WHERE pc.entry_id = e.id AND pc.status = 'confirmed' \
+                 AND (pc.expires_on IS NULL OR pc.expires_on >= $2)), 0) ELSE 0 END AS priority \
+             FROM queue_entries e WHERE e.region_id = $1 ORDER BY e.id")
+            .bind(region).bind(today).fetch_all(p).await)?)
+    }
+
+    /// (entry, kindergarten) pairs of every registration of a region, in preference order.
+    pub async fn region_preferences(&self, region: i64) -> Result<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT p.entry_id, p.kindergarten_id FROM queue_preferences p JOIN queue_entries e ON e.id = p.entry_id \
+             WHERE e.region_id = $1 ORDER BY p.entry_id, p.rank")
+            .bind(region).fetch_all(p).await)?)
     }
 
     pub async fn queue_log_head(&self, region: i64) -> Result<(i64, String)> {

@@ -83,3 +83,10 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Runs a statement outside any [`crate::WriteTx`], as another process or a person at the SQL
+/// prompt would: no audit entry, and this process's commit count does not move.
+pub async fn execute_by_hand(db: &Db, sql: &str) -> crate::Result<u64> {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    Ok(crate::on_pool!(db, p => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()))?)
+}

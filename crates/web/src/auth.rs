@@ -76,21 +76,90 @@ pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The longest a session found in [`SessionCache`] is trusted without asking the database while
+/// this process wrote nothing: the bound on how long a logout made through another server can
+/// go unnoticed here.
+pub const SESSION_RECHECK_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// At most this many sessions are remembered; when full, the cache starts over.
+const SESSION_CACHE_SIZE: usize = 4096;
+
+/// Recently checked sessions by token digest, so that a burst of requests with one token asks
+/// the database once. An entry counts only while this process has committed no write since it
+/// was read (any write may be a logout, a role change or a language change: all of them show at
+/// once), for at most [`SESSION_RECHECK_AFTER`], and before the session expires.
+#[derive(Default)]
+pub struct SessionCache {
+    sessions: std::sync::Mutex<std::collections::HashMap<String, CachedSession>>,
+}
+
+struct CachedSession {
+    who: Authenticated,
+    kind: String,
+    expires_at: time::OffsetDateTime,
+    commits: u64,
+    read_at: std::time::Instant,
+}
+
+impl std::fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.sessions.lock().map(|s| s.len()).unwrap_or(0);
+        f.debug_struct("SessionCache").field("sessions", &n).finish()
+    }
+}
+
+impl SessionCache {
+    fn get(&self, digest: &str, now: time::OffsetDateTime) -> Option<(Authenticated, String)> {
+        let sessions = self.sessions.lock().ok()?;
+        let s = sessions.get(digest)?;
+        let fresh = s.commits == kezek_store::local_commits() && s.read_at.elapsed() < SESSION_RECHECK_AFTER && now < s.expires_at;
+        fresh.then(|| (s.who.clone(), s.kind.clone()))
+    }
+
+    fn put(&self, digest: String, session: CachedSession) {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            if sessions.len() >= SESSION_CACHE_SIZE {
+                sessions.clear();
+            }
+            sessions.insert(digest, session);
+        }
+    }
+
+    /// Forgets a session at once (logout), whatever else would have expired it.
+    pub fn forget(&self, token: &str) {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.remove(&token_digest(token));
+        }
+    }
+}
+
 async fn load_session(state: &AppState, token: &str, kind: &str) -> Result<Option<Authenticated>, Problem> {
     let digest = token_digest(token);
-    // One query for the session, its user and their roles: every authenticated request pays it.
-    let Some((SessionRow { user_id, kind: k, csrf_token, .. }, user, memberships)) =
-        state.db.session_with_user(&digest, state.clock.now()).await?
-    else {
-        return Ok(None);
+    let now = state.clock.now();
+    let (who, k) = match state.sessions.get(&digest, now) {
+        Some(hit) => hit,
+        None => {
+            // Taken before the query: a write committed after it makes the entry stale.
+            let commits = kezek_store::local_commits();
+            // One query for the session, its user and their roles.
+            let Some((SessionRow { user_id, kind: k, csrf_token, expires_at }, user, memberships)) =
+                state.db.session_with_user(&digest, now).await?
+            else {
+                return Ok(None);
+            };
+            let who = Authenticated { principal: Principal { user: UserId(user_id), memberships }, user, csrf_token };
+            let read_at = std::time::Instant::now();
+            state.sessions.put(digest, CachedSession { who: who.clone(), kind: k.clone(), expires_at, commits, read_at });
+            (who, k)
+        }
     };
     if k != kind {
         return Ok(None);
     }
-    if let Some(lang) = Lang::parse(&user.language) {
+    if let Some(lang) = Lang::parse(&who.user.language) {
         prefer_user_lang(lang);
     }
-    Ok(Some(Authenticated { principal: Principal { user: UserId(user_id), memberships }, user, csrf_token }))
+    Ok(Some(who))
 }
 
 /// The caller of a JSON API endpoint, from `Authorization: Bearer <token>`; 401 otherwise.

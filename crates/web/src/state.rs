@@ -56,6 +56,8 @@ pub struct Inner {
     /// Checks electronic signatures against the configured roots; `None` when none are
     /// configured, and then every signature is refused as unverifiable.
     pub verifier: Option<Arc<kezek_eds::Verifier>>,
+    /// Recently checked sessions, so that each request need not ask the database.
+    pub sessions: crate::auth::SessionCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -82,6 +84,7 @@ impl AppState {
             positions: Default::default(),
             registries,
             verifier: verifier.map(Arc::new),
+            sessions: Default::default(),
         }))
     }
 }

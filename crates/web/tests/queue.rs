@@ -21,6 +21,7 @@ on_both_engines!(
     registration_on_every_channel_is_one_s1_application_issuing_the_queue_notification,
     a_refused_registration_is_the_s1_applications_motivated_refusal_and_no_entry,
     a_registration_that_cannot_be_written_leaves_no_application_behind,
+    positions_are_fresh_after_every_kind_of_write,
 );
 
 fn today() -> Date {
@@ -667,4 +668,135 @@ async fn a_registration_that_cannot_be_written_leaves_no_application_behind(app:
     assert_eq!(app.state.db.entries_of_region(region.id).await.unwrap().len(), 1);
     assert_eq!(app.state.db.queue_log(region.id, 0, 1000).await.unwrap().len(), log_before, "no queue event of the failed registration");
     assert_eq!(app.state.db.verify_audit_chain().await.unwrap().map(|n| n > 0), Ok(true));
+}
+
+/// Reads a registration's positions through the API and checks them against the scan of the
+/// database at that moment (`queue::positions`, no cache): a stale index answers differently.
+async fn fresh_positions(app: &TestApp, entry: i64, token: &str) -> Value {
+    let (s, read) = app.get(&format!("/api/v1/queue/registrations/{entry}/positions"), Some(token)).await;
+    assert_eq!(s, 200, "{read}");
+    let row = app.state.db.queue_entry(entry).await.unwrap().unwrap();
+    let scanned = kezek_web::queue::positions(&app.state.db, app.state.clock.now(), &row).await.unwrap();
+    assert_eq!(read["positions"], serde_json::to_value(&scanned).unwrap(), "entry {entry} ({})", row.status);
+    assert_eq!(read["status"], row.status);
+    read
+}
+
+async fn positions_are_fresh_after_every_kind_of_write(app: &TestApp) {
+    let region = almaty(app).await;
+    let admin = app.token(&app.iin_of("regional_admin", 0)).await;
+    let specialist = app.token(&app.iin_of("specialist", 0)).await;
+    let (mother, father) = (app.token(&app.iin_of("citizen", 0)).await, app.token(&app.iin_of("citizen", 1)).await);
+
+    // A registers; the very first read of a new registration finds it.
+    let a_body = registration(&region, 1, None);
+    let (s, n) = file(app, &mother, &app.iin_of("citizen", 0), a_body.clone()).await;
+    assert_eq!(s, 201, "{n}");
+    let a = n["entry_id"].as_i64().unwrap();
+    let first = fresh_positions(app, a, &mother).await;
+    let k = first["positions"][0]["kindergarten_id"].as_i64().unwrap();
+    let ahead_out_of_turn = |v: &Value| v["positions"][0]["ahead_by_class"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).skip(1).sum::<u64>();
+    let ahead_before = ahead_out_of_turn(&first);
+
+    // B, same age, language and kindergartens, registers later with a priority claim: behind A
+    // until the claim is confirmed, then ahead.
+    let mut b_body = a_body.clone();
+    let birth = Date::parse(a_body["child_birth_date"].as_str().unwrap(), time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+    b_body["child_iin"] = json!(child_iin(birth, 900));
+    b_body["child_name"] = json!("Бала B");
+    b_body["priority"] = json!({"category": "large-family", "evidence_kind": "document", "evidence_ref": "certificate B"});
+    let (s, n) = file(app, &father, &app.iin_of("citizen", 1), b_body).await;
+    assert_eq!(s, 201, "{n}");
+    let b = n["entry_id"].as_i64().unwrap();
+    assert_eq!(ahead_out_of_turn(&fresh_positions(app, a, &mother).await), ahead_before);
+    fresh_positions(app, b, &father).await;
+    let (s, _) = app.get(&format!("/api/v1/queue/registrations/{b}/positions"), Some(&mother)).await;
+    assert_eq!(s, 404, "another family's child does not exist for the mother");
+    let (_, view) = app.get(&format!("/api/v1/queue/registrations/{b}"), Some(&specialist)).await;
+    let claim = view["claims"][0]["id"].as_i64().unwrap();
+    let (s, p) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm"})).await;
+    assert_eq!(s, 204, "{p}");
+    assert_eq!(ahead_out_of_turn(&fresh_positions(app, a, &mother).await), ahead_before + 1, "B's confirmed claim puts B ahead");
+
+    // A changes preferences: the next read lists the new ones.
+    let prefs: Vec<i64> = a_body["preferences"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).rev().collect();
+    let (s, p) = app.put(&format!("/api/v1/queue/registrations/{a}/preferences"), &mother, json!({"preferences": prefs, "language": a_body["language"]})).await;
+    assert_eq!(s, 204, "{p}");
+    let read = fresh_positions(app, a, &mother).await;
+    let listed: Vec<i64> = read["positions"].as_array().unwrap().iter().map(|p| p["kindergarten_id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, prefs);
+
+    // The head publishes places in A's group at k: the next read shows them.
+    let at_k = |v: &Value| v["positions"].as_array().unwrap().iter().find(|p| p["kindergarten_id"] == k).unwrap().clone();
+    let group = at_k(&read)["group_id"].as_i64().unwrap();
+    let (_, groups) = app.get(&format!("/api/v1/organizations/{k}/groups"), None).await;
+    let g = groups.as_array().unwrap().iter().find(|g| g["id"] == group).unwrap().clone();
+    let (capacity, enrolled) = (g["capacity"].as_i64().unwrap(), g["enrolled"].as_i64().unwrap());
+    let free_before = at_k(&read)["free_places"].as_i64().unwrap();
+    let (s, p) = app.put(&format!("/api/v1/groups/{group}"), &admin, json!({"capacity": capacity + 3, "enrolled": enrolled})).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(at_k(&fresh_positions(app, a, &mother).await)["free_places"].as_i64().unwrap(), free_before + 3);
+
+    // A round refers the children: statuses and held places show at once.
+    let (s, summary) = app.post(&format!("/api/v1/regions/{}/rounds", region.id), &admin, json!({})).await;
+    assert_eq!(s, 201, "{summary}");
+    assert_eq!(fresh_positions(app, b, &father).await["status"], "referred", "B ranks first at k, where places are free");
+    let a_after_round = fresh_positions(app, a, &mother).await;
+
+    // B declines: B waits again (Almaty keeps the child in the queue) and the place is free again.
+    let (_, view) = app.get(&format!("/api/v1/queue/registrations/{b}"), Some(&father)).await;
+    let b_referral = view["referrals"][0]["id"].as_i64().unwrap();
+    let (s, p) = app.post(&format!("/api/v1/referrals/{b_referral}/decline"), &father, json!({"reason": "moved away"})).await;
+    assert_eq!(s, 204, "{p}");
+    assert_eq!(fresh_positions(app, b, &father).await["status"], "waiting");
+
+    // A, referred too, accepts and is enrolled by the kindergarten's head.
+    if a_after_round["status"] == "referred" {
+        let (_, view) = app.get(&format!("/api/v1/queue/registrations/{a}"), Some(&mother)).await;
+        let referral = &view["referrals"][0];
+        let rid = referral["id"].as_i64().unwrap();
+        let (s, p) = app.post(&format!("/api/v1/referrals/{rid}/accept"), &mother, json!({})).await;
+        assert_eq!(s, 204, "{p}");
+        fresh_positions(app, a, &mother).await;
+        let (_, places) = app.get(&format!("/api/v1/regions/{}/places", region.id), None).await;
+        let kg = places.as_array().unwrap().iter().find(|x| x["group_id"] == referral["group_id"]).unwrap()["kindergarten_id"].clone();
+        let ks = app.organizations("almaty-city", "kindergarten").await;
+        let head = app.token(&app.iin_of("kindergarten_head", ks.iter().position(|x| x["id"] == kg).unwrap())).await;
+        let (s, p) = app.post(&format!("/api/v1/referrals/{rid}/enrol"), &head, json!({"contract_no": "Д-1", "contract_date": today().to_string()})).await;
+        assert_eq!(s, 204, "{p}");
+        assert_eq!(fresh_positions(app, a, &mother).await["status"], "enrolled");
+    }
+
+    // A second round refers B again; a month later the referral lapses and B waits again.
+    let (s, summary) = app.post(&format!("/api/v1/regions/{}/rounds", region.id), &admin, json!({})).await;
+    assert_eq!(s, 201, "{summary}");
+    assert_eq!(fresh_positions(app, b, &father).await["status"], "referred");
+    app.clock.advance(Duration::days(40));
+    app.forget_tokens();
+    let admin = app.token(&app.iin_of("regional_admin", 0)).await;
+    let father = app.token(&app.iin_of("citizen", 1)).await;
+    let (s, run) = app.post(&format!("/api/v1/regions/{}/expiry", region.id), &admin, json!({})).await;
+    assert_eq!(s, 200);
+    assert!(run["referrals_expired"].as_u64().unwrap() >= 1, "{run}");
+    assert_eq!(fresh_positions(app, b, &father).await["status"], "waiting");
+
+    // Logging out ends the token at once, however recently it was checked.
+    let token = app.login(&app.iin_of("citizen", 1)).await;
+    fresh_positions(app, b, &token).await;
+    let r = app.client.post(app.url("/api/v1/auth/logout")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, _) = app.get(&format!("/api/v1/queue/registrations/{b}/positions"), Some(&token)).await;
+    assert_eq!(s, 401);
+
+    // A change this server did not make (another server, or SQL by hand) is seen within the
+    // re-check interval: the places version moves with any change of a group.
+    let before = fresh_positions(app, b, &father).await;
+    let k_b = before["positions"][0]["kindergarten_id"].as_i64().unwrap();
+    let group_b = before["positions"][0]["group_id"].as_i64().unwrap();
+    let sql = format!("UPDATE kindergarten_groups SET capacity = capacity + 7 WHERE id = {group_b}");
+    assert_eq!(kezek_store::testing::execute_by_hand(&app.state.db, &sql).await.unwrap(), 1);
+    tokio::time::sleep(kezek_web::position_index::RECHECK_AFTER + std::time::Duration::from_millis(50)).await;
+    let after = fresh_positions(app, b, &father).await;
+    let free = |v: &Value| v["positions"].as_array().unwrap().iter().find(|p| p["kindergarten_id"] == k_b).unwrap()["free_places"].as_i64().unwrap();
+    assert_eq!(free(&after), free(&before) + 7);
 }

@@ -362,6 +362,7 @@ pub async fn logout(State(state): State<AppState>, ApiUser(me): ApiUser, headers
 }
 
 pub(crate) async fn close_session(state: &AppState, user: UserId, token: &str) -> Result<(), Problem> {
+    state.sessions.forget(token);
     let mut tx = state.db.begin_write(Some(user), state.clock.now()).await?;
     tx.delete_session(&token_digest(token)).await?;
     tx.audit(AuditRecord {

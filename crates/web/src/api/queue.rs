@@ -488,9 +488,12 @@ pub async fn decide_claim(State(state): State<AppState>, ApiUser(me): ApiUser, P
 #[utoipa::path(get, path = "/api/v1/queue/registrations/{id}/positions", tag = "queue", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = PositionsView), (status = 404, body = ProblemBody)))]
 pub async fn positions(State(state): State<AppState>, ApiUser(me): ApiUser, Path(id): Path<i64>) -> Result<Json<PositionsView>, Problem> {
-    let entry = readable_entry(&state, &me, id).await?;
-    let positions = crate::position_index::positions(&state.positions, &state.db, state.clock.now(), &entry).await?;
-    Ok(Json(PositionsView { entry_id: entry.id, status: entry.status, positions }))
+    // From the position index alone, authorization included: the hot path asks the database
+    // nothing beyond the caller's session.
+    let entry = crate::position_index::locate(&state.positions, &state.db, state.clock.now(), id).await?.ok_or_else(Problem::not_found)?;
+    authorize(&me.principal, Action::ReadRegistration { region: RegionId(entry.region_id()), applicant: UserId(entry.applicant_user_id()) })
+        .map_err(|_| Problem::not_found())?;
+    Ok(Json(PositionsView { entry_id: id, status: entry.status().to_owned(), positions: entry.positions()? }))
 }
 
 /// Starts an allocation round for a region: its administrator only; 409 while one runs.
