@@ -247,7 +247,8 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
         }
         signatures::Trust::None => tracing::warn!("no trusted roots configured: signed filings and EDS login are refused"),
     }
-    let state = AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries, verifier);
+    let keys = queue_log_keys::RegionKeys::in_data_dir(&config.data_dir);
+    let state = AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries, verifier, keys);
     Ok((state, logins))
 }
 
@@ -277,9 +278,34 @@ pub async fn run_expiry_job(state: AppState) {
     }
 }
 
+/// How often the server looks for regions whose queue-log head of the Almaty day is not yet
+/// published: the head of a day is signed within this time after midnight (or after start-up).
+const HEADS_EVERY: Duration = Duration::from_secs(600);
+
+/// Publishes each region's signed queue-log head once per Almaty day, forever. Several servers
+/// on one database may run it: the day's row is stored once, by whichever comes first with the
+/// region's key (see `queue_log_keys::publish_due_heads`).
+pub async fn run_head_publisher(state: AppState) {
+    let mut tick = tokio::time::interval(HEADS_EVERY);
+    loop {
+        tick.tick().await;
+        match queue_log_keys::publish_due_heads(&state.db, &state.queue_log_keys, state.clock.now()).await {
+            Ok(done) => {
+                for (region, p) in done {
+                    if let queue_log_keys::Publication::Published(h) = p {
+                        tracing::info!(region, day = %h.day, size = h.size, "queue-log head published");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = e.kind(), "queue-log head publication failed"),
+        }
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve_until_shutdown(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     tokio::spawn(run_expiry_job(state.clone()));
+    tokio::spawn(run_head_publisher(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }

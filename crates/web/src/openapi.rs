@@ -16,6 +16,7 @@ use crate::api::{accounts, applications, directory, queue, queue_log};
         queue::register, queue::registration, queue::my_registrations, queue::change, queue::claim, queue::decide_claim,
         queue::positions, queue::explain, queue::start_round, queue::run_expiry, queue::accept, queue::decline, queue::enrol,
         queue::refuse, queue::categories, queue::places, queue::stats, queue::round, queue::honesty, queue::events_since,
+        queue::log_proofs,
         queue_log::entries, queue_log::head, queue_log::heads, queue_log::proof,
         applications::services, applications::service, applications::file, applications::refuse_intake, applications::act, applications::application,
         applications::my_applications, applications::work_list,

@@ -173,12 +173,19 @@ pub enum PublishError {
 
 /// Signs and records the region's log head for the Almaty day of `now`, after verifying the
 /// whole log; on a day that already has a head, returns that one unchanged. Run it once a day
-/// per region (a scheduler or `kezek queue-log head`); calling it more often is harmless.
+/// per region (the server's [`publish_due_heads`] or `kezek queue-log head`); calling it more
+/// often is harmless.
 pub async fn publish_head(db: &Db, region: i64, key: &QueueLogKey, now: OffsetDateTime) -> Result<PublishedHeadRow, PublishError> {
+    Ok(publish_head_once(db, region, key, now).await?.0)
+}
+
+/// [`publish_head`], also saying whether this call stored the head (`false`: the day already
+/// had one, or another server stored it first).
+async fn publish_head_once(db: &Db, region: i64, key: &QueueLogKey, now: OffsetDateTime) -> Result<(PublishedHeadRow, bool), PublishError> {
     let now = db_time(now);
     let day = utc_to_almaty(now).date();
     if let Some(row) = db.published_queue_head(region, day).await? {
-        return Ok(row);
+        return Ok((row, false));
     }
     if db.queue_settings(region).await?.is_none() {
         return Err(StoreError::NotFound("queue log of the region").into());
@@ -223,7 +230,89 @@ pub async fn publish_head(db: &Db, region: i64, key: &QueueLogKey, now: OffsetDa
         // Another server published this day's head first; keep theirs.
         drop(tx);
     }
-    db.published_queue_head(region, day).await?.ok_or(StoreError::NotFound("published queue log head").into())
+    let row = db.published_queue_head(region, day).await?.ok_or(StoreError::NotFound("published queue log head"))?;
+    Ok((row, inserted))
+}
+
+/// What one pass of the daily publisher did for a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Publication {
+    /// This server signed and stored the day's head.
+    Published(PublishedHeadRow),
+    /// The day already had its head (from this server, another one, or `kezek queue-log head`).
+    AlreadyPublished,
+    /// Heads were published before with a key this server does not have (or its file cannot be
+    /// read): the server holding the region's key publishes (servers sharing a database must
+    /// share the key folder).
+    NoKey,
+    /// This server's key file for the region is not the key of the heads published so far;
+    /// signing with it would publish two keys for one log, so it does not.
+    OtherKey,
+    /// The log does not verify; it is never signed (the failure is logged).
+    Broken,
+}
+
+/// Publishes the Almaty day's head of every region that has a queue and no head for that day
+/// yet. Safe to run from several servers at once: the day's row is inserted only if absent, so
+/// each region gets exactly one head per day. A region's key is taken from `keys`, made there
+/// only for a region that has never had a head; once a region has heads, only the key that
+/// signed them is used.
+pub async fn publish_due_heads(db: &Db, keys: &RegionKeys, now: OffsetDateTime) -> Result<Vec<(i64, Publication)>, StoreError> {
+    let day = utc_to_almaty(now).date();
+    let mut out = Vec::new();
+    for region in db.regions().await? {
+        if db.queue_settings(region.id).await?.is_none() {
+            continue;
+        }
+        if db.published_queue_head(region.id, day).await?.is_some() {
+            out.push((region.id, Publication::AlreadyPublished));
+            continue;
+        }
+        let earlier = db.published_queue_heads(region.id, 1).await?.into_iter().next();
+        let key = match region_key(keys, region.id, earlier.is_some()).await {
+            Some(key) => key,
+            None => {
+                tracing::warn!(region = region.id, "no key for the region's queue-log heads here; leaving them to the server that has it");
+                out.push((region.id, Publication::NoKey));
+                continue;
+            }
+        };
+        if let Some(h) = &earlier
+            && h.public_key != key.public_key_pem()
+        {
+            tracing::error!(region = region.id, path = %keys.path_of(region.id).display(),
+                "this key did not sign the region's earlier queue-log heads; not publishing with it");
+            out.push((region.id, Publication::OtherKey));
+            continue;
+        }
+        let done = match publish_head_once(db, region.id, &key, now).await {
+            Ok((row, true)) => Publication::Published(row),
+            Ok((_, false)) => Publication::AlreadyPublished,
+            Err(PublishError::Broken { region, reason }) => {
+                tracing::error!(region, seq = reason.seq(), "the queue log does not verify; its head is not signed");
+                Publication::Broken
+            }
+            Err(PublishError::Store(e)) => return Err(e),
+        };
+        out.push((region.id, done));
+    }
+    Ok(out)
+}
+
+/// The region's key: an existing one only, when heads were published before (a new key would
+/// not be theirs); otherwise the existing or a new one. `None` when there is none to use (an
+/// unreadable file is logged).
+async fn region_key(keys: &RegionKeys, region: i64, had_heads: bool) -> Option<QueueLogKey> {
+    let keys = keys.clone();
+    let read = tokio::task::spawn_blocking(move || if had_heads { keys.existing_key_of(region) } else { keys.key_of(region).map(Some) }).await;
+    match read {
+        Ok(Ok(key)) => key,
+        Ok(Err(e)) => {
+            tracing::error!(region, error = %e, "the region's queue-log key cannot be read");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct Inner {
     pub verifier: Option<Arc<kezek_eds::Verifier>>,
     /// Recently checked sessions, so that each request need not ask the database.
     pub sessions: crate::auth::SessionCache,
+    /// The regions' keys that sign the daily queue-log heads (`<data-dir>/keys`).
+    pub queue_log_keys: crate::queue_log_keys::RegionKeys,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +74,7 @@ impl AppState {
         db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, services: Arc<ServiceCatalog>, secure_cookies: bool,
         registries: RegistryGateway<ConfiguredRegistry>,
         verifier: Option<kezek_eds::Verifier>,
+        queue_log_keys: crate::queue_log_keys::RegionKeys,
     ) -> AppState {
         AppState(Arc::new(Inner {
             db,
@@ -85,6 +88,7 @@ impl AppState {
             registries,
             verifier: verifier.map(Arc::new),
             sessions: Default::default(),
+            queue_log_keys,
         }))
     }
 }

@@ -22,6 +22,8 @@ on_both_engines!(
     a_refused_registration_is_the_s1_applications_motivated_refusal_and_no_entry,
     a_registration_that_cannot_be_written_leaves_no_application_behind,
     positions_are_fresh_after_every_kind_of_write,
+    each_region_gets_one_signed_head_a_day_even_with_two_servers_publishing,
+    a_parent_proves_their_childs_events_against_the_signed_head,
 );
 
 fn today() -> Date {
@@ -799,4 +801,130 @@ async fn positions_are_fresh_after_every_kind_of_write(app: &TestApp) {
     let after = fresh_positions(app, b, &father).await;
     let free = |v: &Value| v["positions"].as_array().unwrap().iter().find(|p| p["kindergarten_id"] == k_b).unwrap()["free_places"].as_i64().unwrap();
     assert_eq!(free(&after), free(&before) + 7);
+}
+
+async fn each_region_gets_one_signed_head_a_day_even_with_two_servers_publishing(app: &TestApp) {
+    use kezek_web::queue_log_keys::{Publication, RegionKeys, publish_due_heads, verify_published_head};
+    let region = almaty(app).await;
+    let token = app.token(&app.iin_of("citizen", 0)).await;
+    let (s, n) = file(app, &token, &app.iin_of("citizen", 0), registration(&region, 2, None)).await;
+    assert_eq!(s, 201, "{n}");
+    let folder = tempfile::tempdir().unwrap();
+    let keys = RegionKeys::in_data_dir(folder.path());
+    // Two servers on one database with one key folder, publishing at the same moment.
+    let other = kezek_store::Db::connect(app.database()).await.unwrap();
+    let now = app.state.clock.now();
+    let day = kezek_web::queue::local_today(now);
+    let (first, second) = tokio::join!(publish_due_heads(&app.state.db, &keys, now), publish_due_heads(&other, &keys, now));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let regions: Vec<i64> = first.iter().map(|(r, _)| *r).collect();
+    assert!(regions.contains(&region.id) && regions.len() >= 2, "{first:?}");
+    for r in &regions {
+        let outcomes: Vec<&Publication> = first.iter().chain(&second).filter(|(x, _)| x == r).map(|(_, p)| p).collect();
+        let published = outcomes.iter().filter(|p| matches!(p, Publication::Published(_))).count();
+        assert_eq!(published, 1, "region {r}: {outcomes:?}");
+        assert!(outcomes.iter().all(|p| matches!(p, Publication::Published(_) | Publication::AlreadyPublished)), "{outcomes:?}");
+        let heads = app.state.db.published_queue_heads(*r, 10).await.unwrap();
+        assert_eq!(heads.len(), 1);
+        assert_eq!(heads[0].day, day);
+        assert_eq!(verify_published_head(&heads[0]), Ok(()));
+        assert_eq!(heads[0].public_key, keys.existing_key_of(*r).unwrap().unwrap().public_key_pem());
+    }
+    // Later the same day nothing more is signed; the next day gets its own head.
+    let again = publish_due_heads(&other, &keys, now + Duration::hours(1)).await.unwrap();
+    assert!(again.iter().all(|(_, p)| *p == Publication::AlreadyPublished), "{again:?}");
+    let tomorrow = publish_due_heads(&app.state.db, &keys, now + Duration::days(1)).await.unwrap();
+    assert!(tomorrow.iter().all(|(_, p)| matches!(p, Publication::Published(_))), "{tomorrow:?}");
+    assert_eq!(app.state.db.published_queue_heads(region.id, 10).await.unwrap().len(), 2);
+
+    // A server whose key folder lacks the region's key, or holds another key, signs nothing.
+    let stray_folder = tempfile::tempdir().unwrap();
+    let stray = RegionKeys::in_data_dir(stray_folder.path());
+    let day_after = now + Duration::days(2);
+    let lacking = publish_due_heads(&other, &stray, day_after).await.unwrap();
+    assert!(lacking.iter().all(|(_, p)| *p == Publication::NoKey), "{lacking:?}");
+    stray.key_of(region.id).unwrap();
+    let foreign = publish_due_heads(&other, &stray, day_after).await.unwrap();
+    assert!(foreign.iter().any(|(r, p)| *r == region.id && *p == Publication::OtherKey), "{foreign:?}");
+    assert_eq!(app.state.db.published_queue_heads(region.id, 10).await.unwrap().len(), 2);
+    other.close().await;
+
+    // The public page lists the head of each day.
+    let html = app.client.get(app.url(&format!("/regions/{}/queue-log", region.id))).send().await.unwrap().text().await.unwrap();
+    for h in app.state.db.published_queue_heads(region.id, 10).await.unwrap() {
+        assert!(html.contains(&format!("data-day=\"{}\"", h.day)) && html.contains(&h.root), "{html}");
+    }
+}
+
+async fn a_parent_proves_their_childs_events_against_the_signed_head(app: &TestApp) {
+    use kezek_domain::queue_log::{HeadStatement, parse_hash};
+    use kezek_web::api::queue_log::ChildLogProofs;
+    use kezek_web::queue_log_keys::{RegionKeys, publish_due_heads, verify_head_signature};
+    let region = almaty(app).await;
+    let mother = app.token(&app.iin_of("citizen", 0)).await;
+    let body = registration(&region, 4, None);
+    let (s, n) = file(app, &mother, &app.iin_of("citizen", 0), body.clone()).await;
+    assert_eq!(s, 201, "{n}");
+    let entry = n["entry_id"].as_i64().unwrap();
+    let path = format!("/api/v1/queue/registrations/{entry}/log-proofs");
+    let read = |token: String| {
+        let path = path.clone();
+        async move { app.get(&path, Some(&token)).await }
+    };
+
+    // Before any head is signed, the child's events are all pending.
+    let (s, before) = read(mother.clone()).await;
+    assert_eq!(s, 200, "{before}");
+    let before: ChildLogProofs = serde_json::from_value(before).unwrap();
+    assert!(before.signed.is_none() && before.proofs.is_empty() && !before.pending.is_empty(), "{before:?}");
+
+    let folder = tempfile::tempdir().unwrap();
+    let keys = RegionKeys::in_data_dir(folder.path());
+    publish_due_heads(&app.state.db, &keys, app.state.clock.now()).await.unwrap();
+    // A change after the head is pending until the next day's head.
+    let prefs = body["preferences"].clone();
+    let (s, p) = app.put(&format!("/api/v1/queue/registrations/{entry}/preferences"), &mother, json!({"preferences": prefs, "language": body["language"]})).await;
+    assert_eq!(s, 204, "{p}");
+
+    let (s, proofs) = read(mother.clone()).await;
+    assert_eq!(s, 200, "{proofs}");
+    let proofs: ChildLogProofs = serde_json::from_value(proofs).unwrap();
+    let (_, view) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&mother)).await;
+    assert_eq!(proofs.child_ref, view["log_ref"].as_str().unwrap());
+    let signed = proofs.signed.clone().expect("the day's head");
+    // The head is signed by the region's key...
+    let statement = HeadStatement {
+        region_id: region.id,
+        day: signed.day.clone(),
+        size: signed.size,
+        root: parse_hash(&signed.root).unwrap(),
+        signed_at: signed.signed_at.clone(),
+    };
+    assert_eq!(statement.canonical(), signed.statement);
+    assert_eq!(signed.public_key, keys.existing_key_of(region.id).unwrap().unwrap().public_key_pem());
+    assert_eq!(verify_head_signature(&signed.public_key, &statement, &signed.signature), Ok(()));
+    // ...and every event of the child it covers is proved against its root.
+    assert_eq!(proofs.proofs.len(), before.pending.len());
+    for p in &proofs.proofs {
+        assert_eq!((p.tree_size, p.root.as_str()), (signed.size, signed.root.as_str()));
+        assert_eq!(p.entry.child_ref.as_deref(), Some(proofs.child_ref.as_str()));
+        assert_eq!(p.to_inclusion_proof().verify(), Ok(()));
+    }
+    assert_eq!(proofs.pending.len(), 1, "the change of preferences came after the head");
+    assert!(proofs.pending[0] > signed.size as i64);
+
+    // A changed event does not verify.
+    let mut changed = proofs.proofs[0].clone();
+    changed.entry.payload = changed.entry.payload.replacen('1', "2", 1).replacen("{", "{\"x\":0,", 1);
+    assert!(changed.to_inclusion_proof().verify().is_err());
+    let mut moved = proofs.proofs[0].clone();
+    moved.entry.kind = "removed".into();
+    assert!(moved.to_inclusion_proof().verify().is_err());
+
+    // The region's staff and auditor may read it; another family or another region's staff may not.
+    for (role, n, status) in [("auditor", 0, 200), ("specialist", 0, 200), ("citizen", 1, 404), ("regional_admin", 1, 404)] {
+        let token = app.token(&app.iin_of(role, n)).await;
+        assert_eq!(read(token).await.0, status, "{role} #{n}");
+    }
+    assert_eq!(app.get(&path, None).await.0, 401);
 }

@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/regions/{id}/queue-stats", get(queue::stats))
         .route("/regions/{id}/honesty", get(queue::honesty))
         .route("/queue/registrations/{id}/events", get(queue::events_since))
+        .route("/queue/registrations/{id}/log-proofs", get(queue::log_proofs))
         .route("/rounds/{id}", get(queue::round))
         .route("/referrals/{id}/accept", post(queue::accept))
         .route("/referrals/{id}/decline", post(queue::decline))

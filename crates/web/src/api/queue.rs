@@ -823,3 +823,15 @@ pub async fn events_since(
         .collect();
     Ok(Json(EventsSince { log_seq: head, events }))
 }
+
+/// Inclusion proofs of the child's queue events against the region's latest signed daily head,
+/// for the parent to check that the public log holds their child's history. The registration's
+/// applicant, the region's staff and its auditors only (others: 404).
+#[utoipa::path(get, path = "/api/v1/queue/registrations/{id}/log-proofs", tag = "queue log", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = super::queue_log::ChildLogProofs), (status = 401, body = ProblemBody), (status = 404, body = ProblemBody)))]
+pub async fn log_proofs(State(state): State<AppState>, ApiUser(me): ApiUser, Path(id): Path<i64>) -> Result<Json<super::queue_log::ChildLogProofs>, Problem> {
+    let entry = readable_entry(&state, &me, id).await?;
+    let child = kezek_domain::queue::child_ref(&entry.log_salt, &entry.child_iin);
+    Ok(Json(super::queue_log::child_proofs(&state.db, entry.region_id, &child).await?))
+}

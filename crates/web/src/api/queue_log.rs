@@ -170,6 +170,35 @@ pub async fn proofs_for_child(db: &Db, region: i64, child_ref: &str) -> Result<V
     Ok(db.queue_proofs_for_child(region, child_ref, size).await?.into_iter().map(Proof::from).collect())
 }
 
+/// A child's queue events proved against the region's latest signed daily head.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq, Eq)]
+pub struct ChildLogProofs {
+    pub region_id: i64,
+    /// The child's salted reference in the log (SHA-256 of the salt and the child's IIN).
+    pub child_ref: String,
+    /// The latest head the region's key signed; none before the first is published.
+    pub signed: Option<SignedHead>,
+    /// One proof per event of the child that the signed head covers, against its root: check
+    /// the entry's hash, the audit path to `signed.root`, and the signature over `signed.statement`.
+    pub proofs: Vec<Proof>,
+    /// Sequence numbers of the child's events newer than the signed head: the next day's head
+    /// will cover them.
+    pub pending: Vec<i64>,
+}
+
+/// The proofs of one child's events against the region's latest signed head. Call it only for
+/// someone who may read the registration: the reference links the child's events.
+pub async fn child_proofs(db: &Db, region: i64, child_ref: &str) -> Result<ChildLogProofs, StoreError> {
+    let latest = db.published_queue_heads(region, 1).await?.into_iter().next();
+    let size = latest.as_ref().map_or(0, |h| h.size);
+    let proofs = match size {
+        0 => Vec::new(),
+        _ => db.queue_proofs_for_child(region, child_ref, size).await?.into_iter().map(Proof::from).collect(),
+    };
+    let pending = db.queue_log_of_child(region, child_ref).await?.into_iter().map(|r| r.seq).filter(|seq| *seq > size).collect();
+    Ok(ChildLogProofs { region_id: region, child_ref: child_ref.to_owned(), signed: latest.as_ref().map(signed_head).transpose()?, proofs, pending })
+}
+
 async fn known_region(state: &AppState, id: i64) -> Result<(), Problem> {
     state.db.queue_settings(id).await?.map(|_| ()).ok_or_else(Problem::not_found)
 }

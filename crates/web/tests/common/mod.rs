@@ -159,6 +159,11 @@ impl TestApp {
         TestApp { tokens: Default::default(), clock, base: format!("http://{}", running.addr), state: running.state, logins, client, pki, _db: db }
     }
 
+    /// Where the app's data lives, to open a second pool on it (another server).
+    pub fn database(&self) -> &kezek_store::DatabaseTarget {
+        &self._db.target
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
