@@ -26,7 +26,9 @@ fn kezek(db: &DatabaseTarget) -> Command {
             cmd.env("KEZEK_DATA_DIR", path.parent().unwrap());
         }
         DatabaseTarget::Postgres(url) => {
-            cmd.env("DATABASE_URL", url);
+            // The data folder still holds the regions' queue-log keys (the server signs each
+            // day's head): one outside the source tree, the same across the test's restarts.
+            cmd.env("DATABASE_URL", url).env("KEZEK_DATA_DIR", std::env::temp_dir().join(format!("kezek-durability-{}", std::process::id())));
         }
     }
     cmd
