@@ -287,6 +287,9 @@ pub struct CategoryDef {
     pub name: Names,
     pub evidence: String,
     pub clause: String,
+    /// The right ends on a day its evidence fixes: a confirmation names that last day.
+    #[serde(default)]
+    pub expires: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

@@ -138,8 +138,12 @@ pub async fn seed_priority_categories(tx: &mut WriteTx, region: i64) -> Result<(
     let defs = kezek_domain::queue::parse_categories(include_str!("../../../catalog/queue/priority-categories.toml"))
         .map_err(crate::StoreError::Corrupt)?;
     for c in defs {
-        tx.insert_priority_category(region, &c.code, i64::from(c.class), [&c.name.kk, &c.name.ru, &c.name.en], &c.evidence, &c.clause)
+        let id = tx
+            .insert_priority_category(region, &c.code, i64::from(c.class), [&c.name.kk, &c.name.ru, &c.name.en], &c.evidence, &c.clause)
             .await?;
+        if c.expires {
+            tx.set_category_expires(id).await?;
+        }
     }
     Ok(())
 }

@@ -24,21 +24,24 @@ impl Db {
             .bind(region).fetch_all(p).await)?)
     }
 
-    /// Enrolments whose referral is not an enrolled referral of the same child and group.
-    pub async fn enrolments_without_referral(&self, region: i64) -> Result<Vec<i64>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar(
-            "SELECT n.id FROM enrolments n JOIN queue_entries e ON e.id = n.entry_id \
+    /// Enrolments whose referral is not an enrolled referral of the same child and group, with
+    /// the referral each names.
+    pub async fn enrolments_without_referral(&self, region: i64) -> Result<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT n.id, n.referral_id FROM enrolments n JOIN queue_entries e ON e.id = n.entry_id \
              LEFT JOIN referrals r ON r.id = n.referral_id \
              WHERE e.region_id = $1 AND (r.id IS NULL OR r.status <> 'enrolled' OR r.entry_id <> n.entry_id OR r.group_id <> n.group_id) \
              ORDER BY n.id").bind(region).fetch_all(p).await)?)
     }
 
-    /// Registrations of the region whose child is enrolled more than once, anywhere.
-    pub async fn children_enrolled_twice(&self, region: i64) -> Result<Vec<i64>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar(
-            "SELECT e.id FROM queue_entries e WHERE e.region_id = $1 AND e.child_iin IN ( \
-                SELECT x.child_iin FROM enrolments n JOIN queue_entries x ON x.id = n.entry_id \
-                GROUP BY x.child_iin HAVING COUNT(*) > 1) ORDER BY e.id").bind(region).fetch_all(p).await)?)
+    /// Registrations of the region whose child is enrolled more than once, anywhere, with the
+    /// number of the child's enrolments.
+    pub async fn children_enrolled_twice(&self, region: i64) -> Result<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT e.id, t.enrolments FROM queue_entries e JOIN ( \
+                SELECT x.child_iin, COUNT(*) AS enrolments FROM enrolments n JOIN queue_entries x ON x.id = n.entry_id \
+                GROUP BY x.child_iin HAVING COUNT(*) > 1) t ON t.child_iin = e.child_iin \
+             WHERE e.region_id = $1 ORDER BY e.id").bind(region).fetch_all(p).await)?)
     }
 
     /// Referrals of the region that no allocation round issued (placed outside the ranking).

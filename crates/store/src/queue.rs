@@ -32,6 +32,8 @@ pub struct CategoryRow {
     pub name_en: String,
     pub evidence: String,
     pub clause: String,
+    /// A confirmation names the right's last day.
+    pub expires: bool,
 }
 
 /// A registration. `child_iin` and `child_name` are personal data.
@@ -88,8 +90,36 @@ pub struct ClaimRow {
     pub evidence_ref: String,
     pub submitted_at: OffsetDateTime,
     pub decided_by: Option<i64>,
+    pub decided_at: Option<OffsetDateTime>,
     pub expires_on: Option<Date>,
     pub reason: String,
+}
+
+/// A claim as its reviewers list it: with the registration's number and child, the category,
+/// and the name of whoever decided it. `child_name` is personal data.
+#[derive(Clone, sqlx::FromRow)]
+pub struct ClaimReviewRow {
+    pub id: i64,
+    pub entry_id: i64,
+    pub registration_no: i64,
+    pub child_name: String,
+    pub child_birth_date: Date,
+    pub category_id: i64,
+    pub status: String,
+    pub evidence_kind: String,
+    pub evidence_ref: String,
+    pub submitted_at: OffsetDateTime,
+    pub decided_by: Option<i64>,
+    pub decided_by_name: Option<String>,
+    pub decided_at: Option<OffsetDateTime>,
+    pub expires_on: Option<Date>,
+    pub reason: String,
+}
+
+impl std::fmt::Debug for ClaimReviewRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimReviewRow").field("id", &self.id).field("status", &self.status).finish_non_exhaustive()
+    }
 }
 
 /// What a position read's cached index is checked against: the region's queue-log head, the
@@ -307,7 +337,7 @@ impl Db {
 
     pub async fn priority_categories(&self, region: i64) -> Result<Vec<CategoryRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT id, region_id, code, class, name_kk, name_ru, name_en, evidence, clause FROM priority_categories \
+            "SELECT id, region_id, code, class, name_kk, name_ru, name_en, evidence, clause, expires FROM priority_categories \
              WHERE region_id = $1 ORDER BY class DESC, id").bind(region).fetch_all(p).await)?)
     }
 
@@ -333,13 +363,26 @@ impl Db {
 
     pub async fn claims(&self, entry: i64) -> Result<Vec<ClaimRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT id, entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at, decided_by, expires_on, reason \
+            "SELECT id, entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at, decided_by, decided_at, expires_on, reason \
              FROM priority_claims WHERE entry_id = $1 ORDER BY id").bind(entry).fetch_all(p).await)?)
+    }
+
+    /// The claims of a region in `status`, at most `limit`: pending ones oldest first (they are
+    /// decided in the order they came), decided ones latest decision first.
+    pub async fn claims_of_region(&self, region: i64, status: &str, limit: i64) -> Result<Vec<ClaimReviewRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT pc.id, pc.entry_id, e.registration_no, e.child_name, e.child_birth_date, pc.category_id, pc.status, \
+             pc.evidence_kind, pc.evidence_ref, pc.submitted_at, pc.decided_by, u.full_name AS decided_by_name, pc.decided_at, \
+             pc.expires_on, pc.reason \
+             FROM priority_claims pc JOIN queue_entries e ON e.id = pc.entry_id LEFT JOIN users u ON u.id = pc.decided_by \
+             WHERE e.region_id = $1 AND pc.status = $2 \
+             ORDER BY pc.decided_at DESC, pc.id LIMIT $3")
+            .bind(region).bind(status).bind(limit).fetch_all(p).await)?)
     }
 
     pub async fn claim(&self, id: i64) -> Result<Option<ClaimRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT id, entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at, decided_by, expires_on, reason \
+            "SELECT id, entry_id, category_id, status, evidence_kind, evidence_ref, submitted_at, decided_by, decided_at, expires_on, reason \
              FROM priority_claims WHERE id = $1").bind(id).fetch_optional(p).await)?)
     }
 
@@ -467,6 +510,13 @@ impl WriteTx {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
             .bind(region).bind(code).bind(class).bind(names[0]).bind(names[1]).bind(names[2]).bind(evidence).bind(clause)
             .fetch_one(c).await).map_err(conflict_as("priority category"))?)
+    }
+
+    /// Marks a category whose right ends on a day its evidence fixes.
+    pub async fn set_category_expires(&mut self, category: i64) -> Result<()> {
+        on_tx!(&mut self.tx, c => sqlx::query("UPDATE priority_categories SET expires = $2 WHERE id = $1")
+            .bind(category).bind(true).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     /// Adds a registration: takes the region's next registration number (or keeps an imported

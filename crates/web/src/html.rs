@@ -63,8 +63,8 @@ struct HomePage {
     csrf: String,
     /// (role code, role message key, organization, task message key)
     roles: Vec<(String, String, String, String)>,
-    /// Where each role's work starts (same order as `roles`): (path, link message key).
-    role_links: Vec<Option<(String, String)>>,
+    /// Where each role's work starts (same order as `roles`).
+    role_links: Vec<Vec<crate::queue_pages::StartLink>>,
     /// Each region's public pages: (id, name).
     regions: Vec<(i64, String)>,
 }
@@ -96,7 +96,7 @@ pub async fn home(State(state): State<AppState>, Visitor(visitor): Visitor) -> R
         Some(a) => {
             let mut roles = Vec::new();
             for m in &a.principal.memberships {
-                role_links.push(crate::queue_pages::role_start(m));
+                role_links.push(crate::queue_pages::role_starts(m));
                 let org = match m.organization {
                     Some(o) => state.db.organization(o.id.0).await?.map(|o| localized_name(&o)).unwrap_or_default(),
                     None => String::new(),

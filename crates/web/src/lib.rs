@@ -99,6 +99,8 @@ pub fn router(state: AppState) -> Router {
         .route("/referrals/{id}/refuse", post(staff_pages::refuse))
         .route("/regions/{id}/rounds", get(staff_pages::rounds).post(staff_pages::start_round))
         .route("/regions/{id}/rounds/new", get(staff_pages::confirm_round))
+        .route("/regions/{id}/claims", get(staff_pages::claims))
+        .route("/claims/{id}/decision", post(staff_pages::decide_claim))
         .route("/regions/{id}/honesty", get(staff_pages::honesty))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))

@@ -149,6 +149,15 @@ pub fn region_name(r: &RegionRow) -> String {
     }
 }
 
+/// A priority category's name in the visitor's language.
+pub fn category_name(c: &kezek_store::queue::CategoryRow) -> String {
+    match current_lang() {
+        Lang::Kk => c.name_kk.clone(),
+        Lang::Ru => c.name_ru.clone(),
+        Lang::En => c.name_en.clone(),
+    }
+}
+
 pub fn organization_name(o: &OrganizationRow) -> String {
     crate::html::localized_name(o)
 }

@@ -343,7 +343,16 @@ pub async fn decide_claim(db: &Db, now: OffsetDateTime, claim_id: i64, by: UserI
     if expires_on.is_some_and(|d| d < local_today(now)) {
         return Err(Problem::invalid_field("expires_on", "the expiry date is in the past"));
     }
-    let class = db.priority_categories(entry.region_id).await?.into_iter().find(|c| c.id == claim.category_id).map_or(0, |c| c.class);
+    // Decided already: the conditional update below would refuse it too, but the other checks
+    // would speak first.
+    if claim.status != from {
+        return Err(conflict("problem-claim-state"));
+    }
+    let category = db.priority_categories(entry.region_id).await?.into_iter().find(|c| c.id == claim.category_id);
+    if decision == ClaimDecision::Confirm && expires_on.is_none() && category.as_ref().is_some_and(|c| c.expires) {
+        return Err(Problem::invalid_field("expires_on", "this category's right ends on a day its evidence fixes: give that last day"));
+    }
+    let class = category.map_or(0, |c| c.class);
     let mut tx = db.begin_write(Some(by), now).await?;
     if !tx.decide_claim(claim_id, from, to, expires_on, reason).await? {
         return Err(conflict("problem-claim-state"));

@@ -23,24 +23,37 @@ use crate::api::queue::{
 use crate::auth::{ApiUser, Authenticated, Visitor};
 use crate::html::{Tr, render};
 use crate::pages::{
-    FieldError, Fields, chrome, day, field_error, group_label, kindergarten_names, language_name, moment, msg,
+    FieldError, Fields, category_name, chrome, day, field_error, group_label, kindergarten_names, language_name, moment, msg,
     own_error, problem_page, region_name, see_other, signed_form, signed_in,
 };
 use crate::problem::Problem;
 use crate::state::AppState;
 
-/// Where each role's work on these pages starts, for the home page: (path, link message key).
-pub fn role_start(m: &Membership) -> Option<(String, String)> {
-    let org = m.organization;
-    let (path, key) = match m.role {
-        Role::Citizen => ("/children".to_owned(), "start-citizen"),
-        Role::KindergartenHead => (format!("/kindergartens/{}", org?.id.0), "start-kindergarten_head"),
-        Role::RegionalAdmin => (format!("/regions/{}/rounds", org?.region.0), "start-regional_admin"),
-        Role::Operator | Role::Clerk => ("/office/children/new".to_owned(), "start-office"),
-        Role::Auditor => (format!("/regions/{}/honesty", org?.region.0), "start-auditor"),
-        Role::Head | Role::Specialist => return None,
+/// One link of the home page to where a role's work starts.
+pub struct StartLink {
+    pub path: String,
+    /// The message key of the link's text.
+    pub key: String,
+    /// What the link is marked with (`data-start`): the role's code for its main page.
+    pub mark: String,
+}
+
+/// Where each role's work on these pages starts, for the home page.
+pub fn role_starts(m: &Membership) -> Vec<StartLink> {
+    let link = |path: String, key: &str, mark: &str| StartLink { path, key: key.to_owned(), mark: mark.to_owned() };
+    let role = m.role.as_str();
+    let Some(org) = m.organization else {
+        return if m.role == Role::Citizen { vec![link("/children".to_owned(), "start-citizen", role)] } else { Vec::new() };
     };
-    Some((path, key.to_owned()))
+    let claims = link(format!("/regions/{}/claims", org.region.0), "start-claims", "claims");
+    match m.role {
+        Role::Citizen => vec![link("/children".to_owned(), "start-citizen", role)],
+        Role::KindergartenHead => vec![link(format!("/kindergartens/{}", org.id.0), "start-kindergarten_head", role)],
+        Role::RegionalAdmin => vec![link(format!("/regions/{}/rounds", org.region.0), "start-regional_admin", role), claims],
+        Role::Operator | Role::Clerk => vec![link("/office/children/new".to_owned(), "start-office", role)],
+        Role::Auditor => vec![link(format!("/regions/{}/honesty", org.region.0), "start-auditor", role)],
+        Role::Head | Role::Specialist => vec![StartLink { mark: role.to_owned(), ..claims }],
+    }
 }
 
 /// A form's values and errors, as the templates and their macros read them.
@@ -159,13 +172,20 @@ struct ChildCard {
     desired_start: String,
     waiting: bool,
     positions: Vec<PositionLine>,
-    claims: Vec<String>,
+    claims: Vec<ClaimLine>,
     referral: Option<ReferralCard>,
     events: Vec<EventLine>,
     events_note: String,
     round: Option<RoundWhy>,
     log_ref: String,
     region_id: i64,
+}
+
+/// A priority claim as the family sees it: category, state and when it was decided, and the
+/// reason the reviewer gave for a rejection or revocation.
+struct ClaimLine {
+    text: String,
+    reason: String,
 }
 
 struct PositionLine {
@@ -257,7 +277,7 @@ async fn children_cards(state: &AppState, me: &Authenticated, seen: &HashMap<i64
             let Json(places) = api_q::places(State(state.clone()), Path(region)).await?;
             groups.insert(region, places.into_iter().map(|p| (p.group_id, (p.kindergarten_id, p.age_band, p.language))).collect());
             let cats = state.db.priority_categories(region).await?;
-            categories.insert(region, cats.iter().map(|c| (c.id, localized_category(c))).collect());
+            categories.insert(region, cats.iter().map(|c| (c.id, category_name(c))).collect());
         }
         let names = &names[&region];
         let groups = &groups[&region];
@@ -268,14 +288,6 @@ async fn children_cards(state: &AppState, me: &Authenticated, seen: &HashMap<i64
         cards.push(card);
     }
     Ok((cards, now_seen))
-}
-
-fn localized_category(c: &kezek_store::queue::CategoryRow) -> String {
-    match crate::i18n::current_lang() {
-        crate::i18n::Lang::Kk => c.name_kk.clone(),
-        crate::i18n::Lang::Ru => c.name_ru.clone(),
-        crate::i18n::Lang::En => c.name_en.clone(),
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -320,10 +332,15 @@ async fn child_card(
         .map(|c| {
             let name = categories.get(&c.category_id).cloned().unwrap_or_default();
             let status = msg(&format!("claim-status-{}", c.status), &[]);
-            match c.expires_on {
+            // The last day of the right matters only while it holds.
+            let mut line = match c.expires_on.filter(|_| c.status == "confirmed") {
                 Some(d) => msg("claim-line-until", &[("category", name), ("status", status), ("until", day(d))]),
                 None => msg("claim-line", &[("category", name), ("status", status)]),
+            };
+            if let Some(at) = c.decided_at {
+                line = format!("{line} ({})", msg("claim-decided-on", &[("date", day(kezek_domain::calendar::utc_to_almaty(at).date()))]));
             }
+            ClaimLine { text: line, reason: c.reason.clone() }
         })
         .collect();
     let referral = v.referrals.iter().rev().find(|r| r.status == "open" || r.status == "accepted").map(|r| ReferralCard {
@@ -606,7 +623,7 @@ async fn register_page(state: &AppState, me: &Authenticated, filer: Filer, mut v
     page.slots = preference_slots(settings.max_preferences);
     let mut categories = vec![Choice::new("", msg("register-category-none", &[]))];
     for c in state.db.priority_categories(region.id).await? {
-        let mut choice = Choice::new(c.code.clone(), localized_category(&c));
+        let mut choice = Choice::new(c.code.clone(), category_name(&c));
         choice.hint = c.clause.clone();
         categories.push(choice);
     }

@@ -1,7 +1,11 @@
 //! The queue's pages for staff: a kindergarten head publishes places and enrols or refuses the
-//! referrals to the kindergarten; a regional administrator starts an allocation round (after a
-//! confirmation) and reads its statistics and check; an auditor reads the honesty findings.
+//! referrals to the kindergarten; the provider's specialists and head and the regional
+//! administrator confirm, reject or revoke priority claims; a regional administrator starts an
+//! allocation round (after a confirmation) and reads its statistics and check; an auditor reads
+//! the honesty findings.
 //! As on the families' pages, every action is the API's own handler called as the signed-in user.
+
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::Form;
@@ -14,13 +18,14 @@ use serde::Deserialize;
 
 use crate::api::ApiJson;
 use crate::api::directory::{self as api_d, PlacesRequest};
-use crate::api::queue::{self as api_q, EnrolRequest, ReasonRequest};
+use crate::api::queue::{self as api_q, ClaimDecisionRequest, ClaimsQuery, EnrolRequest, ReasonRequest};
 use crate::auth::{ApiUser, Authenticated, Visitor};
 use crate::html::{Tr, render};
 use crate::pages::{
-    FieldError, Fields, chrome, day, field_error, group_label, moment, msg, organization_name, own_error,
-    problem_page, region_name, see_other, signed_form, signed_in,
+    FieldError, Fields, category_name, chrome, day, field_error, group_label, kindergarten_names, moment, msg, organization_name,
+    own_error, problem_page, region_name, see_other, signed_form, signed_in,
 };
+use crate::queue::ClaimDecision;
 use crate::problem::Problem;
 use crate::queue_pages::FormState;
 use crate::state::AppState;
@@ -263,6 +268,185 @@ pub async fn refuse(State(state): State<AppState>, Visitor(visitor): Visitor, Pa
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reviewers: priority claims
+
+#[derive(Template)]
+#[template(path = "claims.html")]
+struct ClaimsPage {
+    t: Tr,
+    back: String,
+    user_name: Option<String>,
+    csrf: String,
+    form: FormState,
+    notice: Option<String>,
+    region_id: i64,
+    region_name: String,
+    tabs: Vec<StatusTab>,
+    claims: Vec<ClaimCard>,
+}
+
+struct StatusTab {
+    status: String,
+    label: String,
+    current: bool,
+}
+
+struct ClaimCard {
+    id: i64,
+    number: i64,
+    child: String,
+    birth_date: String,
+    category: String,
+    class: String,
+    clause: String,
+    evidence_kind: String,
+    evidence_ref: String,
+    submitted: String,
+    status: String,
+    /// Who decided and when, in words; empty while pending.
+    decided: String,
+    expires_on: String,
+    reason: String,
+    pending: bool,
+    confirmed: bool,
+    /// The category's right ends on a day its evidence fixes: confirming names that day.
+    expiry_required: bool,
+    expires_field: String,
+    reason_field: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ClaimsPageQuery {
+    status: Option<String>,
+    done: Option<String>,
+    number: Option<i64>,
+}
+
+async fn claims_page(state: &AppState, me: &Authenticated, region: i64, status: &str, form: FormState, notice: Option<String>) -> Result<ClaimsPage, Problem> {
+    let query = ClaimsQuery { status: Some(status.to_owned()), limit: None };
+    let Json(claims) = api_q::region_claims(State(state.clone()), ApiUser(me.clone()), Path(region), Ok(Query(query))).await?;
+    let regions = state.db.regions().await?;
+    let r = regions.iter().find(|r| r.id == region).ok_or_else(Problem::not_found)?;
+    let categories = state.db.priority_categories(region).await?;
+    let cards = claims
+        .into_iter()
+        .map(|c| {
+            let category = categories.iter().find(|k| k.code == c.category);
+            let decided = match (c.decided_at, c.decided_by_name) {
+                (Some(at), Some(name)) => msg(&format!("claims-decided-{}", c.status), &[("name", name), ("at", moment(at))]),
+                (Some(at), None) => msg("claims-lapsed", &[("at", moment(at))]),
+                _ => String::new(),
+            };
+            ClaimCard {
+                id: c.id,
+                number: c.registration_no,
+                child: c.child_name,
+                birth_date: day(c.child_birth_date),
+                category: category.map_or_else(|| c.category.clone(), category_name),
+                class: msg(&format!("class-{}", c.class), &[]),
+                clause: category.map_or_else(String::new, |k| k.clause.clone()),
+                evidence_kind: msg(&format!("evidence-{}", c.evidence_kind), &[]),
+                evidence_ref: c.evidence_ref,
+                submitted: moment(c.submitted_at),
+                status: msg(&format!("claim-status-{}", c.status), &[]),
+                decided,
+                // The last day of a right that no longer holds would only mislead.
+                expires_on: c.expires_on.filter(|_| matches!(c.status.as_str(), "confirmed" | "expired")).map(day).unwrap_or_default(),
+                reason: c.reason,
+                pending: c.status == "pending",
+                confirmed: c.status == "confirmed",
+                expiry_required: category.is_some_and(|k| k.expires),
+                expires_field: format!("expires_on-{}", c.id),
+                reason_field: format!("reason-{}", c.id),
+            }
+        })
+        .collect();
+    let (user_name, csrf) = chrome(Some(me));
+    Ok(ClaimsPage {
+        t: Tr::current(),
+        back: format!("/regions/{region}/claims?status={status}"),
+        user_name,
+        csrf,
+        form,
+        notice,
+        region_id: region,
+        region_name: region_name(r),
+        tabs: api_q::CLAIM_STATUSES
+            .iter()
+            .map(|s| StatusTab { status: (*s).to_owned(), label: msg(&format!("claims-tab-{s}"), &[]), current: *s == status })
+            .collect(),
+        claims: cards,
+    })
+}
+
+async fn claims_response(state: &AppState, me: &Authenticated, region: i64, status: &str, form: FormState, notice: Option<String>, code: StatusCode) -> Response {
+    match claims_page(state, me, region, status, form, notice).await {
+        Ok(page) => render(page, code),
+        Err(p) => problem_page(Some(me), p),
+    }
+}
+
+/// `GET /regions/{id}/claims`: the region's priority claims in one state, pending ones with
+/// the forms that confirm or reject them, confirmed ones with the form that revokes them.
+pub async fn claims(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>, Query(q): Query<ClaimsPageQuery>) -> Response {
+    let me = match signed_in(visitor) {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let status = q.status.as_deref().filter(|s| api_q::CLAIM_STATUSES.contains(s)).unwrap_or("pending");
+    let notice = match (q.done.as_deref(), q.number) {
+        (Some(d @ ("confirmed" | "rejected" | "revoked")), Some(n)) => Some(msg(&format!("notice-claim-{d}"), &[("number", n.to_string())])),
+        _ => None,
+    };
+    claims_response(&state, &me, region, status, FormState::new(Fields::empty(), Vec::new()), notice, StatusCode::OK).await
+}
+
+/// `POST /claims/{id}/decision`: confirms (with the right's last day, if it has one), rejects
+/// or revokes (with the reason) through the API's handler.
+pub async fn decide_claim(State(state): State<AppState>, Visitor(visitor): Visitor, Path(claim): Path<i64>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let (me, fields) = match signed_form(visitor, form) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let found = async {
+        let c = state.db.claim(claim).await?.ok_or_else(Problem::not_found)?;
+        let entry = state.db.queue_entry(c.entry_id).await?.ok_or_else(Problem::not_found)?;
+        Ok::<_, Problem>((c.status, entry.region_id, entry.registration_no))
+    }
+    .await;
+    let (status, region, number) = match found {
+        Ok(x) => x,
+        Err(p) => return problem_page(Some(&me), p),
+    };
+    let (decision, done) = match fields.get("decision") {
+        "confirm" => (ClaimDecision::Confirm, "confirmed"),
+        "reject" => (ClaimDecision::Reject, "rejected"),
+        "revoke" => (ClaimDecision::Revoke, "revoked"),
+        _ => return problem_page(Some(&me), Problem::invalid_field("decision", "confirm, reject or revoke")),
+    };
+    let (expires_field, reason_field) = (format!("expires_on-{claim}"), format!("reason-{claim}"));
+    if decision != ClaimDecision::Confirm && fields.trimmed(&reason_field).is_empty() {
+        let form = FormState::new(fields, vec![own_error(&reason_field, "form-error-claim_reason")]);
+        return claims_response(&state, &me, region, &status, form, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let request = ClaimDecisionRequest {
+        decision,
+        expires_on: (decision == ClaimDecision::Confirm).then(|| fields.trimmed(&expires_field)).filter(|d| !d.is_empty()),
+        reason: if decision == ClaimDecision::Confirm { String::new() } else { fields.trimmed(&reason_field) },
+    };
+    let p = match api_q::decide_claim(State(state.clone()), ApiUser(me.clone()), Path(claim), ApiJson(request)).await {
+        Ok(_) => return see_other(&format!("/regions/{region}/claims?status={status}&done={done}&number={number}")),
+        Err(p) if p.status == StatusCode::FORBIDDEN || p.status == StatusCode::NOT_FOUND => return problem_page(Some(&me), p),
+        Err(p) => p,
+    };
+    let mut error = field_error(&p, &format!("{}-{claim}", fields.get("decision")));
+    if let Some(f) = p.field {
+        error.field = format!("{f}-{claim}");
+    }
+    claims_response(&state, &me, region, &status, FormState::new(fields, vec![error]), None, p.status).await
+}
+
+// ---------------------------------------------------------------------------------------------
 // Regional administrator: rounds
 
 #[derive(Template)]
@@ -363,6 +547,37 @@ struct FindingRow {
     detail: String,
 }
 
+/// What a finding is about, in words: a group by its kindergarten, age band and language; other
+/// records by their number.
+fn finding_object(f: &api_q::Finding, groups: &HashMap<i64, (i64, String, String)>, kindergartens: &HashMap<i64, String>) -> String {
+    match groups.get(&f.object_id).filter(|_| f.object_type == "group") {
+        Some((k, band, language)) => msg("object-group-named", &[
+            ("kindergarten", kindergartens.get(k).cloned().unwrap_or_else(|| k.to_string())),
+            ("group", group_label(band, language)),
+        ]),
+        None => msg(&format!("object-{}", f.object_type), &[("id", f.object_id.to_string())]),
+    }
+}
+
+/// A finding's figures in the reader's language (`finding-detail-<kind>` with the API's `params`).
+fn finding_detail(f: &api_q::Finding) -> String {
+    let args: Vec<(&str, String)> = f
+        .params
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => msg(if *b { "answer-yes" } else { "answer-no" }, &[]),
+                other => other.to_string(),
+            };
+            (name.as_str(), text)
+        })
+        .collect();
+    let key = format!("finding-detail-{}", f.kind);
+    let text = msg(&key, &args);
+    if text == key { String::new() } else { text }
+}
+
 /// `GET /regions/{id}/honesty`: what should never happen in the region's queue.
 pub async fn honesty(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>) -> Response {
     let me = match signed_in(visitor) {
@@ -373,6 +588,9 @@ pub async fn honesty(State(state): State<AppState>, Visitor(visitor): Visitor, P
         let Json(report) = api_q::honesty(State(state.clone()), ApiUser(me.clone()), Path(region)).await?;
         let regions = state.db.regions().await?;
         let r = regions.iter().find(|r| r.id == region).ok_or_else(Problem::not_found)?;
+        let kindergartens = kindergarten_names(&state.db, region).await?;
+        let groups: HashMap<i64, (i64, String, String)> =
+            state.db.groups_with_holds(region).await?.into_iter().map(|g| (g.id, (g.organization_id, g.age_band, g.language))).collect();
         let (user_name, csrf) = chrome(Some(&me));
         Ok::<_, Problem>(HonestyPage {
             t: Tr::current(),
@@ -383,12 +601,12 @@ pub async fn honesty(State(state): State<AppState>, Visitor(visitor): Visitor, P
             region_name: region_name(r),
             findings: report
                 .findings
-                .into_iter()
+                .iter()
                 .map(|f| FindingRow {
                     label: msg(&format!("finding-{}", f.kind), &[]),
-                    object: msg(&format!("object-{}", f.object_type), &[("id", f.object_id.to_string())]),
-                    kind: f.kind,
-                    detail: f.detail,
+                    object: finding_object(f, &groups, &kindergartens),
+                    detail: finding_detail(f),
+                    kind: f.kind.clone(),
                 })
                 .collect(),
         })

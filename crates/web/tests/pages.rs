@@ -15,6 +15,8 @@ on_both_engines!(
     an_operator_registers_for_the_applicant_present_and_the_auditor_reads_findings,
     a_kindergarten_head_publishes_the_places_of_their_own_kindergarten_only,
     a_representative_registers_through_the_form_only_with_the_parents_power_of_attorney,
+    reviewers_decide_the_claims_of_their_own_region_and_the_family_sees_the_decision,
+    the_honesty_page_puts_each_finding_in_the_readers_language,
 );
 
 fn cookie_from(r: &reqwest::Response, name: &str) -> Option<String> {
@@ -396,4 +398,169 @@ async fn a_representative_registers_through_the_form_only_with_the_parents_power
     assert_eq!((s, to.as_str()), (303, "/children?registered=1"), "{to}");
     let entries = app.state.db.entries_of_region(region.parse().unwrap()).await.unwrap();
     assert_eq!((entries.len(), entries[0].applicant_relation.as_str()), (1, "representative"));
+}
+
+/// Registers a demo family's child through the parent's form; answers the registration's id.
+async fn register_through_form(app: &TestApp, parent: &Browser, child: (&str, &str, &str), k: i64, claim: Option<(&str, &str)>) -> i64 {
+    let region = almaty_id(app).await;
+    let (region_text, k_text, start) = (region.to_string(), k.to_string(), today().to_string());
+    let (iin, birth, name) = child;
+    let mut fields = vec![
+        ("region", region_text.as_str()), ("language", "ru"), ("child_iin", iin), ("child_birth_date", birth), ("child_name", name),
+        ("relation", "mother"), ("pref1", k_text.as_str()), ("desired_start", start.as_str()), ("consent", "yes"),
+    ];
+    if let Some((category, evidence)) = claim {
+        fields.extend([("category", category), ("evidence_kind", "document"), ("evidence_ref", evidence)]);
+    }
+    let (s, to) = parent.post(app, "/children/new", &fields).await;
+    assert_eq!(s, 303, "{name} is registered: {to}");
+    app.state.db.entries_of_region(region).await.unwrap().into_iter().find(|e| e.child_iin == iin).unwrap().id
+}
+
+/// How many children rank ahead of the registration's child at its first kindergarten, as the
+/// family reads it.
+async fn ahead(app: &TestApp, parent_iin: &str, entry: i64) -> u64 {
+    let (s, p) = app.get(&format!("/api/v1/queue/registrations/{entry}/positions"), Some(&app.token(parent_iin).await)).await;
+    assert_eq!(s, 200, "{p}");
+    p["positions"][0]["ahead"].as_u64().unwrap()
+}
+
+/// Иванова Мария's son Тимур (2022-06-30) and Ахметова Гүлнар's daughter Айлин (2021-09-03) are
+/// in the same age band every school year: Тимур registers first, Айлин then with a claim of a
+/// large family, for the same Russian group.
+async fn reviewers_decide_the_claims_of_their_own_region_and_the_family_sees_the_decision(app: &TestApp) {
+    let region = almaty_id(app).await;
+    assert_eq!(band_of("2022-06-30"), band_of("2021-09-03"));
+    let (k, _) = kindergarten_with_place(app, region, &band_of("2022-06-30"), "ru").await;
+    let (mother_iin, gulnar_iin) = (app.iin_of("citizen", 1), app.iin_of("citizen", 0));
+    let mother = sign_in(app, &mother_iin, "en").await;
+    let gulnar = sign_in(app, &gulnar_iin, "en").await;
+    let timur = register_through_form(app, &mother, ("220630502031", "2022-06-30", "Иванов Тимур"), k, None).await;
+    let ailin = register_through_form(app, &gulnar, ("210903602018", "2021-09-03", "Ахметова Айлин"), k, Some(("large-family", "№ 4471 of 02.10.2026"))).await;
+    assert_eq!((ahead(app, &mother_iin, timur).await, ahead(app, &gulnar_iin, ailin).await), (0, 1), "a claim counts only once confirmed");
+    let claim = app.state.db.claims(ailin).await.unwrap()[0].clone();
+    let (id, number) = (claim.id, app.state.db.queue_entry(ailin).await.unwrap().unwrap().registration_no);
+    let decision = format!("/claims/{id}/decision");
+    let page = format!("/regions/{region}/claims");
+
+    // Who may not: the family, a kindergarten's head, another region's administrator.
+    let k_name = app.state.db.organization(k).await.unwrap().unwrap().name_en;
+    let head_iin = app.logins.iter().find(|l| l.role.as_str() == "kindergarten_head" && l.organization == k_name).map(|l| l.iin.clone()).unwrap();
+    let astana_admin_iin = app.iin_of("regional_admin", 1);
+    for (who, iin) in [("the family", &gulnar_iin), ("a kindergarten head", &head_iin), ("Astana's administrator", &astana_admin_iin)] {
+        let b = sign_in(app, iin, "en").await;
+        assert_eq!(b.get(app, &page).await.0, 403, "{who} does not see Almaty's claims");
+        let (s, _) = b.post(app, &decision, &[("decision", "confirm")]).await;
+        assert_eq!(s, 403, "{who} does not decide");
+        let (s, _) = app.get(&format!("/api/v1/regions/{region}/claims"), Some(&app.token(iin).await)).await;
+        assert_eq!(s, 403, "{who} does not list them through the API");
+    }
+    let astana = sign_in(app, &astana_admin_iin, "en").await;
+    let (_, regions) = app.get("/api/v1/regions", None).await;
+    let astana_id = regions.as_array().unwrap().iter().find(|r| r["code"] == "astana").unwrap()["id"].as_i64().unwrap();
+    let (s, own) = astana.get(app, &format!("/regions/{astana_id}/claims")).await;
+    assert_eq!(s, 200);
+    assert!(own.contains("data-claims=\"0\""), "Astana has no claim: {own}");
+    assert_eq!(app.state.db.claim(id).await.unwrap().unwrap().status, "pending", "nothing was decided");
+
+    // The specialist finds the claim with its evidence, from the home page.
+    let specialist_iin = app.iin_of("specialist", 0);
+    let specialist = sign_in(app, &specialist_iin, "ru").await;
+    let (_, home) = specialist.get(app, "/").await;
+    assert!(home.contains(&format!("href=\"{page}\" data-start=\"specialist\"")), "{home}");
+    let (s, list) = specialist.get(app, &page).await;
+    assert_eq!(s, 200);
+    assert!(list.contains("data-claims=\"1\"") && list.contains(&format!("Номер в очереди {number}")), "{list}");
+    assert!(list.contains("Дети из многодетных семей") && list.contains("№ 4471 of 02.10.2026") && list.contains("Ахметова Айлин"), "{list}");
+    let (s, api) = app.get(&format!("/api/v1/regions/{region}/claims"), Some(&app.token(&specialist_iin).await)).await;
+    assert_eq!(s, 200);
+    assert_eq!((api[0]["id"].as_i64(), api[0]["category"].as_str(), api[0]["registration_no"].as_i64()), (Some(id), Some("large-family"), Some(number)));
+    assert_eq!(app.get(&format!("/api/v1/regions/{region}/claims?status=lost"), Some(&app.token(&specialist_iin).await)).await.0, 422);
+
+    // A rejection without a reason, and a right that ended yesterday, are sent back to their fields.
+    let (reason, expires) = (format!("reason-{id}"), format!("expires_on-{id}"));
+    let (s, back) = specialist.post(app, &decision, &[("decision", "reject"), (&reason, " ")]).await;
+    assert_eq!(s, 422);
+    assert!(back.contains(&format!("<a href=\"#{reason}\">")) && back.contains("семья увидит эту причину"), "{back}");
+    let yesterday = (today() - time::Duration::days(1)).to_string();
+    let (s, back) = specialist.post(app, &decision, &[("decision", "confirm"), (&expires, &yesterday)]).await;
+    assert_eq!(s, 422);
+    assert!(back.contains(&format!("<a href=\"#{expires}\">")) && back.contains(&format!("value=\"{yesterday}\"")), "{back}");
+    let (s, back) = specialist.post(app, &decision, &[("decision", "confirm"), (&expires, "")]).await;
+    assert_eq!(s, 422, "a large family's right ends on a day its certificate fixes");
+    assert!(back.contains(&format!("<a href=\"#{expires}\">")) && back.contains("Это право заканчивается в день, указанный в документе"), "{back}");
+    assert_eq!(app.state.db.claim(id).await.unwrap().unwrap().status, "pending");
+
+    // Confirmed until a year from now: recorded with who and when, and Айлин goes ahead of Тимур.
+    let until = today() + time::Duration::days(365);
+    let (s, to) = specialist.post(app, &decision, &[("decision", "confirm"), (&expires, &until.to_string())]).await;
+    assert_eq!((s, to.clone()), (303, format!("{page}?status=pending&done=confirmed&number={number}")));
+    let (_, after) = specialist.get(app, &to).await;
+    assert!(after.contains(&format!("Льгота номера {number} подтверждена")) && after.contains("data-claims=\"0\""), "{after}");
+    let recorded = app.state.db.claim(id).await.unwrap().unwrap();
+    let specialist_id = app.state.db.user_by_iin(&kezek_domain::identity::Iin::parse(&specialist_iin).unwrap()).await.unwrap().unwrap().id;
+    assert_eq!((recorded.status.as_str(), recorded.decided_by, recorded.expires_on), ("confirmed", Some(specialist_id), Some(until)));
+    assert!(recorded.decided_at.is_some());
+    let (_, confirmed) = specialist.get(app, &format!("{page}?status=confirmed")).await;
+    assert!(confirmed.contains("Подтвердил(а) Ким Наталья") && confirmed.contains(&format!("id=\"revoke-{id}\"")), "{confirmed}");
+    assert_eq!((ahead(app, &mother_iin, timur).await, ahead(app, &gulnar_iin, ailin).await), (1, 0), "the confirmed claim puts Айлин ahead");
+    let (s, twice) = specialist.post(app, &decision, &[("decision", "confirm")]).await;
+    assert_eq!(s, 409, "a claim is decided once");
+    assert!(twice.contains("error-summary"), "{twice}");
+
+    // The family sees the decision; the regional administrator revokes it with a reason, which the family reads.
+    let (_, children) = gulnar.get(app, "/children").await;
+    let until_text = format!("{:02}.{:02}.{}", until.day(), u8::from(until.month()), until.year());
+    assert!(children.contains(&format!("Children of large families: confirmed until {until_text} (decided ")), "{children}");
+    let admin = sign_in(app, &app.iin_of("regional_admin", 0), "en").await;
+    let (_, home) = admin.get(app, "/").await;
+    assert!(home.contains(&format!("href=\"{page}\" data-start=\"claims\"")), "{home}");
+    let (s, to) = admin.post(app, &decision, &[("decision", "revoke"), (&reason, "The certificate was withdrawn")]).await;
+    assert_eq!((s, to), (303, format!("{page}?status=confirmed&done=revoked&number={number}")));
+    let (_, children) = gulnar.get(app, "/children").await;
+    assert!(children.contains("Children of large families: revoked") && children.contains("Reason: The certificate was withdrawn"), "{children}");
+    assert_eq!(ahead(app, &gulnar_iin, ailin).await, 1, "without the claim Айлин is behind Тимур again");
+    let (_, revoked) = admin.get(app, &format!("{page}?status=revoked")).await;
+    assert!(revoked.contains("Revoked by Сейітқали Айгерім") && revoked.contains("The certificate was withdrawn"), "{revoked}");
+    assert_eq!(admin.post(app, "/claims/999999/decision", &[("decision", "confirm")]).await.0, 404);
+}
+
+/// A kindergarten head publishes a group's places through the page's form.
+async fn publish(app: &TestApp, head: &Browser, g: &kezek_store::GroupRow, capacity: i64, enrolled: i64) {
+    let (cap, enr) = (format!("capacity-{}", g.id), format!("enrolled-{}", g.id));
+    let (s, page) = head.post(app, &format!("/groups/{}/places", g.id), &[(&cap, &capacity.to_string()), (&enr, &enrolled.to_string())]).await;
+    assert_eq!(s, 303, "{page}");
+}
+
+async fn the_honesty_page_puts_each_finding_in_the_readers_language(app: &TestApp) {
+    let region = almaty_id(app).await;
+    // The head raises one group's enrolled count by hand and declares another below the region's norm.
+    let head = sign_in(app, &app.iin_of("kindergarten_head", 0), "en").await;
+    let k = app.organizations("almaty-city", "kindergarten").await[0]["id"].as_i64().unwrap();
+    let groups = app.state.db.groups_of(k).await.unwrap();
+    let raised = groups.iter().find(|g| g.enrolled < g.capacity).expect("a group with a free place").clone();
+    let small = groups.iter().find(|g| g.id != raised.id).expect("a second group").clone();
+    publish(app, &head, &raised, raised.capacity, raised.enrolled + 1).await;
+    let norms = app.state.db.group_norms(region).await.unwrap().unwrap();
+    let norm: i64 = norms.split(',').find_map(|n| n.strip_prefix(&format!("{}:", small.age_band))).unwrap().parse().unwrap();
+    publish(app, &head, &small, norm - 1, 0).await;
+
+    let (_, report) = app.get(&format!("/api/v1/regions/{region}/honesty"), Some(&app.token(&app.iin_of("auditor", 0)).await)).await;
+    let findings = report["findings"].as_array().unwrap();
+    let below = findings.iter().find(|f| f["kind"] == "group_below_norm" && f["object_id"] == small.id).expect("the group is below the norm");
+    assert_eq!(below["params"], serde_json::json!({"band": small.age_band, "capacity": norm - 1, "norm": norm}), "{below}");
+    let by_hand = findings.iter().find(|f| f["kind"] == "enrolled_raised_by_hand" && f["object_id"] == raised.id).expect("the raise is found");
+    assert_eq!((by_hand["params"]["from"].as_i64(), by_hand["params"]["to"].as_i64()), (Some(raised.enrolled), Some(raised.enrolled + 1)));
+
+    let auditor = sign_in(app, &app.iin_of("auditor", 0), "kk").await;
+    let (s, kk) = auditor.get(app, &format!("/regions/{region}/honesty")).await;
+    assert_eq!(s, 200);
+    assert!(kk.contains(&format!("Сыйымдылығы {}: {} жас тобы үшін {norm} өңірлік нормасынан аз.", norm - 1, small.age_band)), "{kk}");
+    assert!(kk.contains(&format!("қабылданғандар {} → {}, қабылдаусыз", raised.enrolled, raised.enrolled + 1)), "{kk}");
+    let k_name = app.state.db.organization(k).await.unwrap().unwrap().name_kk;
+    assert!(kk.contains(&k_name) && !kk.contains("without enrolments"), "a group is named by its kindergarten, nothing is left in English: {kk}");
+    let ru = Browser { cookie: auditor.cookie.replace("lang=kk", "lang=ru"), csrf: auditor.csrf.clone() };
+    let (_, ru) = ru.get(app, &format!("/regions/{region}/honesty")).await;
+    assert!(ru.contains(&format!("Вместимость {} меньше региональной нормы {norm} для возрастной группы {}.", norm - 1, small.age_band)), "{ru}");
+    assert!(ru.contains(&format!("зачисленных {} → {} без зачисления", raised.enrolled, raised.enrolled + 1)), "{ru}");
 }

@@ -184,8 +184,12 @@ async fn two_hundred_children_through_registration_round_referrals_and_enrolment
     for (n, (entry, _)) in entries.iter().enumerate().filter(|(n, _)| n % 10 == 0) {
         let (_, view) = app.get(&format!("/api/v1/queue/registrations/{entry}"), Some(&specialist)).await;
         let claim = view["claims"][0]["id"].as_i64().unwrap();
-        let decision = if n == 0 { "reject" } else { "confirm" };
-        let (s, p) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": decision})).await;
+        let (decision, body) = if n == 0 {
+            ("reject", json!({"decision": "reject", "reason": "the certificate has expired"}))
+        } else {
+            ("confirm", json!({"decision": "confirm", "expires_on": (today() + Duration::days(365)).to_string()}))
+        };
+        let (s, p) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, body).await;
         assert_eq!(s, 204, "{p}");
         confirmed += usize::from(decision == "confirm");
         let (s, _) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm"})).await;
@@ -478,7 +482,7 @@ async fn a_parent_sees_the_events_that_moved_their_child(app: &TestApp) {
     let (_, other) = file(app, &operator, &applicant, registration(&region, 10, Some((&applicant, "Ата-ана")))).await;
     let (_, view) = app.get(&format!("/api/v1/queue/registrations/{}", other["entry_id"]), Some(&specialist)).await;
     let claim = view["claims"][0]["id"].as_i64().unwrap();
-    let (s, _) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm"})).await;
+    let (s, _) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm", "expires_on": (today() + Duration::days(365)).to_string()})).await;
     assert_eq!(s, 204);
 
     let (_, since) = app.get(&format!("{path}?since={seen}"), Some(&parent)).await;
@@ -717,6 +721,9 @@ async fn positions_are_fresh_after_every_kind_of_write(app: &TestApp) {
     let (_, view) = app.get(&format!("/api/v1/queue/registrations/{b}"), Some(&specialist)).await;
     let claim = view["claims"][0]["id"].as_i64().unwrap();
     let (s, p) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm"})).await;
+    assert_eq!((s, p["field"].as_str()), (422, Some("expires_on")), "a large family's right ends on a day its certificate fixes: {p}");
+    let until = (today() + Duration::days(365)).to_string();
+    let (s, p) = app.post(&format!("/api/v1/queue/claims/{claim}/decision"), &specialist, json!({"decision": "confirm", "expires_on": until})).await;
     assert_eq!(s, 204, "{p}");
     assert_eq!(ahead_out_of_turn(&fresh_positions(app, a, &mother).await), ahead_before + 1, "B's confirmed claim puts B ahead");
 

@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/queue/registrations/{id}/positions", get(queue::positions))
         .route("/queue/registrations/{id}/rounds/{round}", get(queue::explain))
         .route("/queue/claims/{id}/decision", post(queue::decide_claim))
+        .route("/regions/{id}/claims", get(queue::region_claims))
         .route("/me/registrations", get(queue::my_registrations))
         .route("/regions/{id}/rounds", post(queue::start_round))
         .route("/regions/{id}/expiry", post(queue::run_expiry))

@@ -118,8 +118,57 @@ pub struct ClaimView {
     pub evidence_kind: String,
     #[schema(value_type = Option<String>)]
     pub expires_on: Option<Date>,
+    /// When it was confirmed, rejected, revoked or expired.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    /// Why it was rejected or revoked.
     pub reason: String,
 }
+
+/// A priority claim as its reviewers see it (GET /api/v1/regions/{id}/claims).
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ClaimReview {
+    pub id: i64,
+    /// The registration (GET /api/v1/queue/registrations/{id}).
+    pub entry_id: i64,
+    pub registration_no: i64,
+    pub child_name: String,
+    #[schema(value_type = String)]
+    pub child_birth_date: Date,
+    /// The region's category (GET /api/v1/regions/{id}/priority-categories).
+    pub category: String,
+    /// 1 first-priority, 2 out-of-turn.
+    pub class: i64,
+    /// pending, confirmed, rejected, revoked or expired.
+    pub status: String,
+    /// `document` or `registry`.
+    pub evidence_kind: String,
+    /// The document's number and date, or the registry answer's reference.
+    pub evidence_ref: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+    /// Who confirmed, rejected or revoked it (none while pending, and for an expired claim the
+    /// job lapsed).
+    pub decided_by: Option<i64>,
+    pub decided_by_name: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    #[schema(value_type = Option<String>)]
+    pub expires_on: Option<Date>,
+    pub reason: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimsQuery {
+    /// pending (the default), confirmed, rejected, revoked or expired.
+    pub status: Option<String>,
+    /// At most this many (default 200, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// The states a claim can be in, as `ClaimsQuery::status` takes them.
+pub const CLAIM_STATUSES: [&str; 5] = ["pending", "confirmed", "rejected", "revoked", "expired"];
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct ReferralView {
@@ -207,6 +256,9 @@ pub struct CategoryView {
     pub evidence: String,
     /// The clause of the regulation that grants it.
     pub clause: String,
+    /// The right ends on a day its evidence fixes: confirming a claim names that last day
+    /// (`expires_on`), after which the claim lapses.
+    pub expires: bool,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
@@ -400,7 +452,8 @@ async fn readable_entry(state: &AppState, me: &Authenticated, id: i64) -> Result
 async fn view(state: &AppState, entry: EntryRow) -> Result<RegistrationView, Problem> {
     let preferences = state.db.preferences(entry.id).await?;
     let claims = state.db.claims(entry.id).await?.into_iter().map(|c| ClaimView {
-        id: c.id, category_id: c.category_id, status: c.status, evidence_kind: c.evidence_kind, expires_on: c.expires_on, reason: c.reason,
+        id: c.id, category_id: c.category_id, status: c.status, evidence_kind: c.evidence_kind, expires_on: c.expires_on,
+        decided_at: c.decided_at, reason: c.reason,
     }).collect();
     let referrals = state.db.referrals_of_entry(entry.id).await?.into_iter().map(|r| ReferralView {
         id: r.id, round_id: r.round_id, group_id: r.group_id, issued_at: r.issued_at, expires_on: r.expires_on, status: r.status,
@@ -472,16 +525,75 @@ pub async fn claim(State(state): State<AppState>, ApiUser(me): ApiUser, Path(id)
     Ok((StatusCode::CREATED, Json(claim)))
 }
 
-/// Confirms, rejects or revokes a priority claim: the provider's specialist, head or the region's administrator.
+/// Confirms, rejects or revokes a priority claim: the provider's specialist, head or the
+/// region's administrator. A rejection or revocation states its reason; a confirmation may give
+/// the last day of the right (the claim then lapses after it).
 #[utoipa::path(post, path = "/api/v1/queue/claims/{id}/decision", tag = "queue", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body = ClaimDecisionRequest, responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    request_body = ClaimDecisionRequest, responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody),
+        (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub async fn decide_claim(State(state): State<AppState>, ApiUser(me): ApiUser, Path(id): Path<i64>, ApiJson(req): ApiJson<ClaimDecisionRequest>) -> Result<StatusCode, Problem> {
     let claim = state.db.claim(id).await?.ok_or_else(Problem::not_found)?;
     let entry = state.db.queue_entry(claim.entry_id).await?.ok_or_else(Problem::not_found)?;
     authorize(&me.principal, Action::ReviewClaims(RegionId(entry.region_id))).map_err(|_| Problem::forbidden())?;
-    let expires_on = req.expires_on.as_deref().map(|d| parse_date("expires_on", d)).transpose()?;
-    service::decide_claim(&state.db, state.clock.now(), id, me.user_id(), req.decision, expires_on, &req.reason).await?;
+    let expires_on = req.expires_on.as_deref().filter(|d| !d.trim().is_empty()).map(|d| parse_date("expires_on", d)).transpose()?;
+    let reason = req.reason.trim();
+    if req.decision != ClaimDecision::Confirm && reason.is_empty() {
+        return Err(Problem::invalid_field("reason", "a rejection or revocation states its reason"));
+    }
+    if reason.chars().count() > 500 {
+        return Err(Problem::invalid_field("reason", "at most 500 characters"));
+    }
+    if req.decision != ClaimDecision::Confirm && expires_on.is_some() {
+        return Err(Problem::invalid_field("expires_on", "only a confirmation sets the last day of the right"));
+    }
+    service::decide_claim(&state.db, state.clock.now(), id, me.user_id(), req.decision, expires_on, reason).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The region's priority claims in one state, for those who decide them: the provider's
+/// specialists and head and the region's administrator (others: 403).
+#[utoipa::path(get, path = "/api/v1/regions/{id}/claims", tag = "queue", security(("bearer" = [])), params(("id" = i64, Path), ClaimsQuery),
+    responses((status = 200, body = Vec<ClaimReview>), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
+        (status = 422, body = ProblemBody)))]
+pub async fn region_claims(
+    State(state): State<AppState>,
+    ApiUser(me): ApiUser,
+    Path(region): Path<i64>,
+    query: Result<axum::extract::Query<ClaimsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<ClaimReview>>, Problem> {
+    let axum::extract::Query(q) = query?;
+    authorize(&me.principal, Action::ReviewClaims(RegionId(region))).map_err(|_| Problem::forbidden())?;
+    let status = q.status.as_deref().unwrap_or("pending");
+    if !CLAIM_STATUSES.contains(&status) {
+        return Err(Problem::invalid_field("status", "pending, confirmed, rejected, revoked or expired"));
+    }
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::invalid_field("limit", "a number from 1 to 1000"));
+    }
+    let categories = state.db.priority_categories(region).await?;
+    let rows = state.db.claims_of_region(region, status, limit).await?;
+    Ok(Json(rows.into_iter().map(|c| {
+        let category = categories.iter().find(|k| k.id == c.category_id);
+        ClaimReview {
+            id: c.id,
+            entry_id: c.entry_id,
+            registration_no: c.registration_no,
+            child_name: c.child_name,
+            child_birth_date: c.child_birth_date,
+            category: category.map_or_else(String::new, |k| k.code.clone()),
+            class: category.map_or(0, |k| k.class),
+            status: c.status,
+            evidence_kind: c.evidence_kind,
+            evidence_ref: c.evidence_ref,
+            submitted_at: c.submitted_at,
+            decided_by: c.decided_by,
+            decided_by_name: c.decided_by_name,
+            decided_at: c.decided_at,
+            expires_on: c.expires_on,
+            reason: c.reason,
+        }
+    }).collect()))
 }
 
 /// Where the child stands now at each preferred kindergarten.
@@ -577,6 +689,7 @@ pub async fn refuse(State(state): State<AppState>, ApiUser(me): ApiUser, Path(id
 pub async fn categories(State(state): State<AppState>, Path(region): Path<i64>) -> Result<Json<Vec<CategoryView>>, Problem> {
     Ok(Json(state.db.priority_categories(region).await?.into_iter().map(|c| CategoryView {
         code: c.code, class: c.class, name_kk: c.name_kk, name_ru: c.name_ru, name_en: c.name_en, evidence: c.evidence, clause: c.clause,
+        expires: c.expires,
     }).collect()))
 }
 
@@ -696,7 +809,25 @@ pub struct Finding {
     pub kind: String,
     pub object_type: String,
     pub object_id: i64,
+    /// The finding's figures by name, for a program to check and a page to put into words in
+    /// the reader's language: group_below_norm `band`, `capacity`, `norm`; enrolled_raised_by_hand
+    /// `audit_entry`, `from`, `to`; enrolment_without_referral `referral`; enrolled_twice
+    /// `enrolments`; round_check_failed `violations`, `child_optimal`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// The same in English words.
     pub detail: String,
+}
+
+impl Finding {
+    fn new(kind: &str, object_type: &str, object_id: i64, params: serde_json::Value, detail: String) -> Finding {
+        let params = match params {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        Finding { kind: kind.to_owned(), object_type: object_type.to_owned(), object_id, params, detail }
+    }
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
@@ -728,26 +859,30 @@ pub async fn honesty(State(state): State<AppState>, ApiUser(me): ApiUser, Path(r
         if let Some((_, norm)) = norms.iter().find(|(b, _)| *b == g.age_band)
             && g.capacity < *norm
         {
-            findings.push(Finding { kind: "group_below_norm".into(), object_type: "group".into(), object_id: g.group_id,
-                detail: format!("capacity {} is below the norm of {norm} for band {}", g.capacity, g.age_band) });
+            findings.push(Finding::new("group_below_norm", "group", g.group_id,
+                serde_json::json!({ "band": g.age_band, "capacity": g.capacity, "norm": norm }),
+                format!("capacity {} is below the norm of {norm} for band {}", g.capacity, g.age_band)));
         }
     }
     for (seq, group, details) in db.enrolled_raised_by_hand(region).await? {
         let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
         let (from, to) = (d["enrolled"]["from"].as_i64().unwrap_or(0), d["enrolled"]["to"].as_i64().unwrap_or(0));
         if to > from {
-            findings.push(Finding { kind: "enrolled_raised_by_hand".into(), object_type: "group".into(),
-                object_id: group.parse().unwrap_or(0), detail: format!("audit entry {seq}: enrolled {from} → {to} without enrolments") });
+            findings.push(Finding::new("enrolled_raised_by_hand", "group", group.parse().unwrap_or(0),
+                serde_json::json!({ "audit_entry": seq, "from": from, "to": to }),
+                format!("audit entry {seq}: enrolled {from} → {to} without enrolments")));
         }
     }
-    for id in db.enrolments_without_referral(region).await? {
-        findings.push(Finding { kind: "enrolment_without_referral".into(), object_type: "enrolment".into(), object_id: id, detail: String::new() });
+    for (id, referral) in db.enrolments_without_referral(region).await? {
+        findings.push(Finding::new("enrolment_without_referral", "enrolment", id, serde_json::json!({ "referral": referral }),
+            format!("referral {referral} did not enrol this child in this group")));
     }
-    for id in db.children_enrolled_twice(region).await? {
-        findings.push(Finding { kind: "enrolled_twice".into(), object_type: "queue_entry".into(), object_id: id, detail: String::new() });
+    for (id, enrolments) in db.children_enrolled_twice(region).await? {
+        findings.push(Finding::new("enrolled_twice", "queue_entry", id, serde_json::json!({ "enrolments": enrolments }),
+            format!("the child has {enrolments} enrolments")));
     }
     for id in db.referrals_outside_rounds(region).await? {
-        findings.push(Finding { kind: "referral_outside_round".into(), object_type: "referral".into(), object_id: id, detail: String::new() });
+        findings.push(Finding::new("referral_outside_round", "referral", id, serde_json::json!({}), String::new()));
     }
     for round_id in db.recent_rounds(region, 10).await? {
         let round = db.round(round_id).await?.ok_or_else(Problem::internal)?;
@@ -755,8 +890,9 @@ pub async fn honesty(State(state): State<AppState>, ApiUser(me): ApiUser, Path(r
         let (inst, alloc) = recorded(&round, &referrals)?;
         let report = allocation::check(&inst, &alloc);
         if !report.is_clean() || !report.child_optimal {
-            findings.push(Finding { kind: "round_check_failed".into(), object_type: "allocation_round".into(), object_id: round_id,
-                detail: format!("{} violations, child-optimal: {}", report.violations.len(), report.child_optimal) });
+            findings.push(Finding::new("round_check_failed", "allocation_round", round_id,
+                serde_json::json!({ "violations": report.violations.len(), "child_optimal": report.child_optimal }),
+                format!("{} violations, child-optimal: {}", report.violations.len(), report.child_optimal)));
         }
     }
     Ok(Json(HonestyReport { region_id: region, findings }))
