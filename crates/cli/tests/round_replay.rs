@@ -6,7 +6,6 @@
 //! children and free places of an imported city, the engine's allocation as referrals), so the
 //! commands are tested on exactly what they read.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -97,10 +96,6 @@ async fn record_round(db: &Db, region: i64, meta: &str) -> (i64, usize) {
     for g in &groups {
         writeln!(g_csv, "{},{},{},{},{}", g.id, g.organization_id, g.age_band, g.language, g.free()).unwrap();
     }
-    let mut prefs: HashMap<i64, Vec<String>> = HashMap::new();
-    for (entry, k) in db.waiting_preferences(region).await.unwrap() {
-        prefs.entry(entry).or_default().push(k.to_string());
-    }
     let mut c_csv = "child_id,birth_date,language,registered_at,registration_no,priority,sibling_kindergarten_id,preferences,district\n".to_owned();
     let waiting = db.waiting_children(region, today).await.unwrap();
     for w in &waiting {
@@ -114,7 +109,7 @@ async fn record_round(db: &Db, region: i64, meta: &str) -> (i64, usize) {
             w.registration_no,
             w.priority,
             w.sibling_kindergarten_id.map(|k| k.to_string()).unwrap_or_default(),
-            prefs[&w.id].join(";")
+            w.preferences.0.iter().map(i64::to_string).collect::<Vec<_>>().join(";")
         )
         .unwrap();
     }

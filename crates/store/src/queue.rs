@@ -146,9 +146,32 @@ pub struct PositionEntryRow {
     pub language: String,
     pub desired_start: Date,
     pub sibling_kindergarten_id: Option<i64>,
+    /// With the salt, the child's reference in the queue log (which names no one otherwise).
+    pub child_iin: String,
+    pub log_salt: String,
     /// The highest class of the child's confirmed, unexpired claims (0 without one, and for a
     /// child who is not waiting).
     pub priority: i64,
+    #[sqlx(try_from = "String")]
+    pub preferences: RankedKindergartens,
+}
+
+/// The select of [`PositionEntryRow`]s of region `$1` on day `$2`, with `$tail` added to the
+/// WHERE clause.
+macro_rules! position_entries_sql {
+    ($tail:literal) => {
+        concat!(
+            "SELECT e.id, e.applicant_user_id, e.status, e.registration_no, e.registered_at, e.child_birth_date, e.language, \
+             e.desired_start, e.sibling_kindergarten_id, e.child_iin, e.log_salt, \
+             CASE WHEN e.status = 'waiting' THEN COALESCE((SELECT MAX(c.class) FROM priority_claims pc \
+                 JOIN priority_categories c ON c.id = pc.category_id WHERE pc.entry_id = e.id AND pc.status = 'confirmed' \
+                 AND (pc.expires_on IS NULL OR pc.expires_on >= $2)), 0) ELSE 0 END AS priority, ",
+            ranked_preferences_column!(),
+            " FROM queue_entries e WHERE e.region_id = $1",
+            $tail,
+            " ORDER BY e.id"
+        )
+    };
 }
 
 /// A waiting child as a round or a position read needs it.
@@ -162,6 +185,31 @@ pub struct WaitingRow {
     pub sibling_kindergarten_id: Option<i64>,
     /// The highest class of the child's confirmed, unexpired claims (0 without one).
     pub priority: i64,
+    #[sqlx(try_from = "String")]
+    pub preferences: RankedKindergartens,
+}
+
+/// A registration's preferred kindergartens in rank order. Read as one column (ids joined by
+/// commas) rather than a row each: through SQLite's worker thread every row costs a hand-over,
+/// and a region's preferences are four times as many rows as its registrations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RankedKindergartens(pub Vec<i64>);
+
+impl TryFrom<String> for RankedKindergartens {
+    type Error = std::num::ParseIntError;
+
+    fn try_from(joined: String) -> std::result::Result<Self, Self::Error> {
+        joined.split(',').filter(|s| !s.is_empty()).map(str::parse).collect::<std::result::Result<_, _>>().map(RankedKindergartens)
+    }
+}
+
+/// The column `preferences` of registration `e`: its kindergartens in rank order, joined by
+/// commas (`string_agg` with ORDER BY: PostgreSQL, and SQLite from 3.44).
+macro_rules! ranked_preferences_column {
+    () => {
+        "COALESCE((SELECT string_agg(CAST(p.kindergarten_id AS TEXT), ',' ORDER BY p.rank) \
+         FROM queue_preferences p WHERE p.entry_id = e.id), '') AS preferences"
+    };
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -388,20 +436,13 @@ impl Db {
 
     /// The waiting children of a region with their effective priority class on `today`.
     pub async fn waiting_children(&self, region: i64, today: Date) -> Result<Vec<WaitingRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as(
+        Ok(on_pool!(self, p => sqlx::query_as(concat!(
             "SELECT e.id, e.registration_no, e.registered_at, e.child_birth_date, e.language, e.sibling_kindergarten_id, \
              COALESCE((SELECT MAX(c.class) FROM priority_claims pc JOIN priority_categories c ON c.id = pc.category_id \
-                       WHERE pc.entry_id = e.id AND pc.status = 'confirmed' AND (pc.expires_on IS NULL OR pc.expires_on >= $2)), 0) AS priority \
-             FROM queue_entries e WHERE e.region_id = $1 AND e.status = 'waiting' ORDER BY e.id")
+                       WHERE pc.entry_id = e.id AND pc.status = 'confirmed' AND (pc.expires_on IS NULL OR pc.expires_on >= $2)), 0) AS priority, ",
+            ranked_preferences_column!(),
+            " FROM queue_entries e WHERE e.region_id = $1 AND e.status = 'waiting' ORDER BY e.id"))
             .bind(region).bind(today).fetch_all(p).await)?)
-    }
-
-    /// (entry, kindergarten) pairs of the waiting children of a region, in preference order.
-    pub async fn waiting_preferences(&self, region: i64) -> Result<Vec<(i64, i64)>> {
-        Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT p.entry_id, p.kindergarten_id FROM queue_preferences p JOIN queue_entries e ON e.id = p.entry_id \
-             WHERE e.region_id = $1 AND e.status = 'waiting' ORDER BY p.entry_id, p.rank")
-            .bind(region).fetch_all(p).await)?)
     }
 
     /// Every group of a region's kindergartens with the places held by live referrals.
@@ -458,22 +499,25 @@ impl Db {
     /// Every registration of a region, whatever its status, with the effective priority class
     /// on `today` of the waiting ones.
     pub async fn position_entries(&self, region: i64, today: Date) -> Result<Vec<PositionEntryRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT e.id, e.applicant_user_id, e.status, e.registration_no, e.registered_at, e.child_birth_date, e.language, \
-             e.desired_start, e.sibling_kindergarten_id, \
-             CASE WHEN e.status = 'waiting' THEN COALESCE((SELECT MAX(c.class) FROM priority_claims pc \
-                 JOIN priority_categories c ON c.id = pc.category_id WHERE pc.entry_id = e.id AND pc.status = 'confirmed' \
-                 AND (pc.expires_on IS NULL OR pc.expires_on >= $2)), 0) ELSE 0 END AS priority \
-             FROM queue_entries e WHERE e.region_id = $1 ORDER BY e.id")
+        Ok(on_pool!(self, p => sqlx::query_as(position_entries_sql!(""))
             .bind(region).bind(today).fetch_all(p).await)?)
     }
 
-    /// (entry, kindergarten) pairs of every registration of a region, in preference order.
-    pub async fn region_preferences(&self, region: i64) -> Result<Vec<(i64, i64)>> {
-        Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT p.entry_id, p.kindergarten_id FROM queue_preferences p JOIN queue_entries e ON e.id = p.entry_id \
-             WHERE e.region_id = $1 ORDER BY p.entry_id, p.rank")
-            .bind(region).fetch_all(p).await)?)
+    /// [`Db::position_entries`] of the region's registrations numbered after `after_id`
+    /// (registered since) or listed in `ids` (changed since): what the position index reloads
+    /// when the queue log moved by a few events.
+    pub async fn position_entries_changed(&self, region: i64, today: Date, after_id: i64, ids: &[i64]) -> Result<Vec<PositionEntryRow>> {
+        // `$N` names after the three shared values; the lists are short, so SQLite's lookup of
+        // each name among those seen so far costs little here.
+        let list = if ids.is_empty() { "NULL".to_owned() } else { rows_sql(ids.len(), 3, 1, |v| v[0].clone()) };
+        let sql = position_entries_sql!("{filter}").replace("{filter}", &format!(" AND (e.id > $3 OR e.id IN ({list}))"));
+        Ok(on_pool!(self, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false).bind(region).bind(today).bind(after_id);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(p).await
+        })?)
     }
 
     pub async fn queue_log_head(&self, region: i64) -> Result<(i64, String)> {
@@ -595,13 +639,16 @@ impl WriteTx {
     }
 
     /// Marks confirmed claims of a region that ended before `today` as expired; returns (claim, entry).
-    pub async fn expire_claims(&mut self, region: i64, today: Date) -> Result<Vec<(i64, i64)>> {
+    /// Expires at most `limit` of the region's confirmed claims past their expiry date; returns
+    /// (claim, entry) of each.
+    pub async fn expire_claims(&mut self, region: i64, today: Date, limit: i64) -> Result<Vec<(i64, i64)>> {
         let now = self.now();
         Ok(on_tx!(&mut self.tx, c => sqlx::query_as(
-            "UPDATE priority_claims SET status = 'expired', decided_at = $3 \
-             WHERE status = 'confirmed' AND expires_on < $2 \
-             AND entry_id IN (SELECT id FROM queue_entries WHERE region_id = $1) RETURNING id, entry_id")
-            .bind(region).bind(today).bind(now).fetch_all(c).await)?)
+            "UPDATE priority_claims SET status = 'expired', decided_at = $3 WHERE id IN ( \
+                 SELECT pc.id FROM priority_claims pc JOIN queue_entries e ON e.id = pc.entry_id \
+                 WHERE e.region_id = $1 AND pc.status = 'confirmed' AND pc.expires_on < $2 ORDER BY pc.id LIMIT $4) \
+             RETURNING id, entry_id")
+            .bind(region).bind(today).bind(now).bind(limit).fetch_all(c).await)?)
     }
 
     /// Takes the region's round lock for `token` until `until`, unless a live round holds it.
@@ -652,20 +699,17 @@ impl WriteTx {
 
     /// Lapses every open referral whose last day is before `today`; returns (referral, entry, region).
     /// One statement: two servers running it at once each lapse a referral at most once between them.
-    pub async fn expire_referrals(&mut self, today: Date) -> Result<Vec<(i64, i64, i64)>> {
+    /// Expires at most `limit` open referrals past their last day; returns (referral, entry,
+    /// region) of each, by referral id.
+    pub async fn expire_referrals(&mut self, today: Date, limit: i64) -> Result<Vec<(i64, i64, i64)>> {
         let now = self.now();
-        let lapsed: Vec<(i64, i64)> = on_tx!(&mut self.tx, c => sqlx::query_as(
-            "UPDATE referrals SET status = 'expired', decided_at = $2, reason = 'term ended' \
-             WHERE status = 'open' AND expires_on < $1 RETURNING id, entry_id")
-            .bind(today).bind(now).fetch_all(c).await)?;
-        let mut out = Vec::with_capacity(lapsed.len());
-        for (id, entry) in lapsed {
-            let region: i64 = on_tx!(&mut self.tx, c => sqlx::query_scalar("SELECT region_id FROM queue_entries WHERE id = $1")
-                .bind(entry).fetch_one(c).await)?;
-            out.push((id, entry, region));
-        }
-        out.sort_unstable();
-        Ok(out)
+        let mut lapsed: Vec<(i64, i64, i64)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "UPDATE referrals SET status = 'expired', decided_at = $2, reason = 'term ended' WHERE id IN ( \
+                 SELECT id FROM referrals WHERE status = 'open' AND expires_on < $1 ORDER BY id LIMIT $3) \
+             RETURNING id, entry_id, (SELECT e.region_id FROM queue_entries e WHERE e.id = entry_id)")
+            .bind(today).bind(now).bind(limit).fetch_all(c).await)?;
+        lapsed.sort_unstable();
+        Ok(lapsed)
     }
 
     /// Records the contract and counts the child in the group; `false` if the group is full.

@@ -203,7 +203,16 @@ pub async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], Body::from(state.metrics.render())).into_response()
+    let mut text = state.metrics.render();
+    text.push_str(&format!(
+        "# HELP kezek_position_index_rebuilds_total Full reads of a region's queue by the position index.\n\
+         # TYPE kezek_position_index_rebuilds_total counter\nkezek_position_index_rebuilds_total {}\n\
+         # HELP kezek_position_index_catch_ups_total Times the position index followed new queue events instead.\n\
+         # TYPE kezek_position_index_catch_ups_total counter\nkezek_position_index_catch_ups_total {}\n",
+        state.positions.rebuilds(),
+        state.positions.catch_ups()
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], Body::from(text)).into_response()
 }
 
 /// A running server.

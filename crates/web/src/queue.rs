@@ -411,14 +411,9 @@ pub async fn snapshot(db: &Db, region: i64, settings: &QueueSettings, now: Offse
     let reference = school_year_start(today);
     let round_date = now.date().next_day().ok_or_else(Problem::internal)?;
     let children: Vec<WaitingRow> = db.waiting_children(region, today).await?;
-    let prefs = db.waiting_preferences(region).await?;
     let groups = db.groups_with_holds(region).await?;
     let orgs = db.organizations_of_region(region).await?;
 
-    let mut by_entry: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (entry, k) in prefs {
-        by_entry.entry(entry).or_default().push(k);
-    }
     let mut rules = RoundRules::new(reference, settings.bands.clone()).map_err(|_| Problem::internal())?;
     rules.ranking = settings.ranking.clone();
     rules.max_preferences = settings.max_preferences;
@@ -454,7 +449,7 @@ pub async fn snapshot(db: &Db, region: i64, settings: &QueueSettings, now: Offse
     let mut ks: Vec<KindergartenId> = Vec::new();
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     for c in &children {
-        let wanted = by_entry.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
+        let wanted = c.preferences.0.as_slice();
         ks.clear();
         ks.extend(wanted.iter().map(|k| KindergartenId(*k as u64)));
         let priority = PriorityClass::from_code(c.priority as u64).ok_or_else(Problem::internal)?;
@@ -730,14 +725,44 @@ pub struct ExpiryRun {
     pub claims_expired: usize,
 }
 
-/// Lapses open referrals past their last day and confirmed claims past their expiry. Safe to run
-/// from several servers at once: each row changes state in one conditional UPDATE.
+/// How many referrals or claims one expiry transaction lapses. A round's referrals share their
+/// last day, so tens of thousands can lapse at once; in batches, the database's write lock is
+/// never held for long (on SQLite it blocks every other write, sign-ins included).
+const EXPIRY_BATCH: i64 = 500;
+
+/// Lapses open referrals past their last day and confirmed claims past their expiry, in
+/// transactions of at most [`EXPIRY_BATCH`] each. Safe to run from several servers at once:
+/// each row changes state in one conditional UPDATE.
 pub async fn expire(db: &Db, now: OffsetDateTime) -> Result<ExpiryRun, Problem> {
-    let today = local_today(now);
-    let mut tx = db.begin_write(None, now).await?;
-    let lapsed = tx.expire_referrals(today).await?;
-    let mut run = ExpiryRun { referrals_expired: lapsed.len(), claims_expired: 0 };
+    let mut run = ExpiryRun::default();
     let mut policies: HashMap<i64, EntryPolicy> = HashMap::new();
+    loop {
+        let n = expire_referral_batch(db, now, &mut policies).await?;
+        run.referrals_expired += n;
+        if n < EXPIRY_BATCH as usize {
+            break;
+        }
+    }
+    for region in db.regions().await? {
+        loop {
+            let n = expire_claim_batch(db, now, region.id).await?;
+            run.claims_expired += n;
+            if n < EXPIRY_BATCH as usize {
+                break;
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// One transaction of [`expire`]: lapses referrals and releases their children's entries by
+/// each region's policy; returns how many lapsed.
+async fn expire_referral_batch(db: &Db, now: OffsetDateTime, policies: &mut HashMap<i64, EntryPolicy>) -> Result<usize, Problem> {
+    let mut tx = db.begin_write(None, now).await?;
+    let lapsed = tx.expire_referrals(local_today(now), EXPIRY_BATCH).await?;
+    if lapsed.is_empty() {
+        return Ok(0);
+    }
     for (referral, entry_id, region) in &lapsed {
         let policy = match policies.get(region) {
             Some(p) => *p,
@@ -752,21 +777,29 @@ pub async fn expire(db: &Db, now: OffsetDateTime) -> Result<ExpiryRun, Problem> 
             &json!({ "referral": referral })).await?;
         release_entry(&mut tx, &entry, policy, "referral_expired").await?;
     }
-    for region in db.regions().await? {
-        for (claim, entry_id) in tx.expire_claims(region.id, today).await? {
-            let entry = db.queue_entry(entry_id).await?.ok_or_else(Problem::internal)?;
-            tx.append_queue_event(region.id, "claim_expired", Some(&child_ref(&entry.log_salt, &entry.child_iin)),
-                &json!({ "claim": claim })).await?;
-            run.claims_expired += 1;
-        }
+    tx.audit(AuditRecord { action: "queue.expiry", object_type: "job", object_id: "expiry".into(), organization_id: None,
+        details: json!({ "referrals": lapsed.len(), "claims": 0 }) }).await?;
+    tx.commit().await?;
+    Ok(lapsed.len())
+}
+
+/// One transaction of [`expire`]: lapses a region's confirmed claims past their expiry; returns
+/// how many lapsed.
+async fn expire_claim_batch(db: &Db, now: OffsetDateTime, region: i64) -> Result<usize, Problem> {
+    let mut tx = db.begin_write(None, now).await?;
+    let lapsed = tx.expire_claims(region, local_today(now), EXPIRY_BATCH).await?;
+    if lapsed.is_empty() {
+        return Ok(0);
     }
-    if run.referrals_expired + run.claims_expired == 0 {
-        return Ok(run);
+    for (claim, entry_id) in &lapsed {
+        let entry = db.queue_entry(*entry_id).await?.ok_or_else(Problem::internal)?;
+        tx.append_queue_event(region, "claim_expired", Some(&child_ref(&entry.log_salt, &entry.child_iin)),
+            &json!({ "claim": claim })).await?;
     }
     tx.audit(AuditRecord { action: "queue.expiry", object_type: "job", object_id: "expiry".into(), organization_id: None,
-        details: json!({ "referrals": run.referrals_expired, "claims": run.claims_expired }) }).await?;
+        details: json!({ "referrals": 0, "claims": lapsed.len() }) }).await?;
     tx.commit().await?;
-    Ok(run)
+    Ok(lapsed.len())
 }
 
 /// A child's place at one preferred kindergarten now.
@@ -789,7 +822,6 @@ pub async fn positions(db: &Db, now: OffsetDateTime, entry: &EntryRow) -> Result
     let today = local_today(now);
     let reference = school_year_start(today.max(entry.desired_start));
     let waiting = db.waiting_children(entry.region_id, today).await?;
-    let prefs = db.waiting_preferences(entry.region_id).await?;
     let groups = db.groups_with_holds(entry.region_id).await?;
     let mine = db.preferences(entry.id).await?;
     let band_of = |birth: Date| -> Option<&str> {
@@ -808,10 +840,9 @@ pub async fn positions(db: &Db, now: OffsetDateTime, entry: &EntryRow) -> Result
     let mut out = Vec::with_capacity(mine.len());
     for (rank, k) in mine.iter().enumerate() {
         let group = groups.iter().find(|g| g.organization_id == *k && Some(g.age_band.as_str()) == my_band && g.language == entry.language);
-        let competitors: Vec<Standing> = prefs
+        let competitors: Vec<Standing> = waiting
             .iter()
-            .filter(|(e, kg)| kg == k && *e != entry.id)
-            .filter_map(|(e, _)| by_id.get(e))
+            .filter(|w| w.id != entry.id && w.preferences.0.contains(k))
             .filter(|w| w.language == entry.language && band_of(w.child_birth_date) == my_band)
             .map(|w| standing(w, *k))
             .collect();

@@ -1,7 +1,7 @@
 //! Position reads from the in-memory index answer exactly what the scan of the region answers,
 //! on a random queue: ties of registration time, siblings, confirmed and lapsed claims, two
-//! school years, children with no band, and after a round and later changes (which must make
-//! the index rebuild).
+//! school years, children with no band, and after a round and later changes (which the index
+//! follows event by event, or rebuilds from when an event names no child it knows).
 
 mod common;
 
@@ -143,4 +143,136 @@ async fn indexed_positions_equal_the_scan_on_a_random_queue() {
 
     // A day later lapsed claims stop counting without any event: the day is part of the version.
     compare_all(&app, now + Duration::days(31), &entries).await;
+}
+
+
+/// Registers one child directly in the store with preferences and, sometimes, a confirmed
+/// claim, appending its `registered` event under the child's real queue-log reference.
+async fn register_one(tx: &mut kezek_store::WriteTx, region: i64, parent: i64, kindergartens: &[i64], category: i64, n: u16, rng: &mut Lcg) -> i64 {
+    let today = kezek_web::queue::local_today(OffsetDateTime::now_utc());
+    let birth = kezek_domain::queue::school_year_start(today) - Duration::days(400 + rng.next(1600) as i64);
+    let iin = (n * 10 + 1..).find_map(|s| iin_for(birth, Sex::Female, s)).unwrap().as_string();
+    let salt = format!("salt-{n}");
+    let (entry, _) = tx
+        .insert_queue_entry(&NewEntry {
+            region_id: region,
+            child_iin: &iin,
+            child_birth_date: birth,
+            child_name: "Бала",
+            applicant_user_id: parent,
+            applicant_relation: "mother",
+            language: if rng.next(3) == 0 { "ru" } else { "kk" },
+            desired_start: today,
+            channel: "portal",
+            accepted_by: None,
+            sibling_kindergarten_id: None,
+            log_salt: &salt,
+            original: None,
+        })
+        .await
+        .unwrap();
+    let first = kindergartens[rng.next(kindergartens.len() as u64) as usize];
+    let second = kindergartens.iter().copied().find(|k| *k != first).unwrap();
+    tx.set_preferences(entry, &[first, second]).await.unwrap();
+    if rng.next(4) == 0 {
+        let claim = tx.insert_claim(entry, category, "document", "doc").await.unwrap();
+        tx.decide_claim(claim, "pending", "confirmed", None, "").await.unwrap();
+    }
+    let cref = kezek_domain::queue::child_ref(&salt, &iin);
+    tx.append_queue_event(region, "registered", Some(&cref), &json!({ "entry": entry })).await.unwrap();
+    entry
+}
+
+async fn commit(mut tx: kezek_store::WriteTx) {
+    tx.audit(AuditRecord { action: "test.queue", object_type: "queue", object_id: "0".into(), organization_id: None, details: json!({}) })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Compares the positions of `changed` and of a sample of the others.
+async fn compare_sample(app: &TestApp, region: i64, changed: i64, rng: &mut Lcg) {
+    let now = app.state.clock.now();
+    let all = app.state.db.entries_of_region(region).await.unwrap();
+    let mut sample: Vec<EntryRow> = all.iter().filter(|e| e.id == changed).cloned().collect();
+    for _ in 0..15 {
+        sample.push(all[rng.next(all.len() as u64) as usize].clone());
+    }
+    compare_all(app, now, &sample).await;
+}
+
+/// After registrations, confirmed claims, changed preferences and removals made one at a time,
+/// each with its event, the index follows the events (no rebuild) and still answers what the
+/// scan answers; an event naming a child it cannot find makes it rebuild.
+async fn the_index_follows_single_events(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let db = &app.state.db;
+    let kindergartens: Vec<i64> =
+        app.organizations("almaty-city", "kindergarten").await.iter().map(|k| k["id"].as_i64().unwrap()).collect();
+    let region = app.organizations("almaty-city", "kindergarten").await[0]["region_id"].as_i64().unwrap();
+    let parent = db.user_by_iin(&Iin::parse(&app.iin_of("citizen", 0)).unwrap()).await.unwrap().unwrap().id;
+    let category = db.priority_categories(region).await.unwrap().iter().find(|c| c.class == 1).unwrap().id;
+    let mut rng = Lcg(11);
+    let mut tx = db.begin_write(None, app.state.clock.now()).await.unwrap();
+    let mut entries = Vec::new();
+    for n in 0..80 {
+        entries.push(register_one(&mut tx, region, parent, &kindergartens, category, n, &mut rng).await);
+    }
+    commit(tx).await;
+    compare_sample(&app, region, entries[0], &mut rng).await;
+    let rebuilds = app.state.positions.rebuilds();
+    let catch_ups = app.state.positions.catch_ups();
+
+    for step in 0..24u16 {
+        let mut tx = db.begin_write(None, app.state.clock.now()).await.unwrap();
+        let pick = entries[rng.next(entries.len() as u64) as usize];
+        let e = db.queue_entry(pick).await.unwrap().unwrap();
+        let cref = kezek_domain::queue::child_ref(&e.log_salt, &e.child_iin);
+        let changed = match step % 4 {
+            0 => {
+                let entry = register_one(&mut tx, region, parent, &kindergartens, category, 100 + step, &mut rng).await;
+                entries.push(entry);
+                entry
+            }
+            1 if e.status == "waiting" => {
+                let claim = tx.insert_claim(pick, category, "document", "late doc").await.unwrap();
+                tx.decide_claim(claim, "pending", "confirmed", None, "").await.unwrap();
+                tx.append_queue_event(region, "claim_confirmed", Some(&cref), &json!({ "claim": claim })).await.unwrap();
+                pick
+            }
+            2 if e.status == "waiting" => {
+                let k = kindergartens[rng.next(kindergartens.len() as u64) as usize];
+                tx.set_preferences(pick, &[k]).await.unwrap();
+                tx.append_queue_event(region, "changed", Some(&cref), &json!({ "preferences": 1 })).await.unwrap();
+                pick
+            }
+            3 if e.status == "waiting" => {
+                assert!(tx.move_entry(pick, "waiting", "removed", "test").await.unwrap());
+                tx.append_queue_event(region, "removed", Some(&cref), &json!({ "reason": "test" })).await.unwrap();
+                pick
+            }
+            _ => pick,
+        };
+        commit(tx).await;
+        compare_sample(&app, region, changed, &mut rng).await;
+    }
+    assert_eq!(app.state.positions.rebuilds(), rebuilds, "single events are followed, not rebuilt from");
+    assert!(app.state.positions.catch_ups() > catch_ups);
+
+    // An event naming a child nobody registered: the index cannot follow it and reads it all.
+    let mut tx = db.begin_write(None, app.state.clock.now()).await.unwrap();
+    tx.append_queue_event(region, "changed", Some("no-such-child"), &json!({})).await.unwrap();
+    commit(tx).await;
+    compare_sample(&app, region, entries[1], &mut rng).await;
+    assert_eq!(app.state.positions.rebuilds(), rebuilds + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_follows_single_events_on_sqlite() {
+    the_index_follows_single_events(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_follows_single_events_on_postgres() {
+    the_index_follows_single_events(Engine::Postgres).await;
 }
