@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startServer, launchBrowser, loadMessages, demoLogin } from './lib/kezek.mjs';
-import { newPage, switchLanguage, text, waitForFocus } from './lib/pages.mjs';
+import { openSignIn, text, waitForFocus } from './lib/pages.mjs';
 
 let server;
 let chromium;
@@ -26,14 +26,14 @@ after(async () => {
   await server?.stop();
 });
 
-/** A page whose NCALayer is `sign(base64) -> base64 CMS`, run in Node. */
-async function pageWithNcaLayer(sign) {
-  const { context, page } = await newPage(chromium.browser);
-  await page.exposeFunction('kezekTestSign', sign);
-  await page.addInitScript(() => {
-    window.kezekNcaLayer = { sign: (base64) => window.kezekTestSign(base64) };
+/** The sign-in page in English, its NCALayer `sign(base64) -> base64 CMS` run in Node. */
+function signInPageWithNcaLayer(sign) {
+  return openSignIn(chromium.browser, server.url, 'en', {}, async (page) => {
+    await page.exposeFunction('kezekTestSign', sign);
+    await page.addInitScript(() => {
+      window.kezekNcaLayer = { sign: (base64) => window.kezekTestSign(base64) };
+    });
   });
-  return { context, page };
 }
 
 /** Signs `base64`'s bytes with the demo CA's authentication key of `iin`, as NCALayer would. */
@@ -50,10 +50,8 @@ function demoSign(iin, base64) {
 
 test('a citizen signs in with EDS through NCALayer', async () => {
   const citizen = demoLogin(server, 'citizen');
-  const { context, page } = await pageWithNcaLayer((base64) => demoSign(citizen.iin, base64));
+  const { context, page } = await signInPageWithNcaLayer((base64) => demoSign(citizen.iin, base64));
   try {
-    await page.goto(`${server.url}/login`);
-    await switchLanguage(page, 'en');
     const m = msgs.en;
     const button = page.locator('#eds-login button');
     assert.equal(await text(button), m['login-eds-submit']);
@@ -66,10 +64,8 @@ test('a citizen signs in with EDS through NCALayer', async () => {
 });
 
 test('when NCALayer does not sign, the page says so and stays signed out', async () => {
-  const { context, page } = await pageWithNcaLayer(() => { throw new Error('USER_CANCELED'); });
+  const { context, page } = await signInPageWithNcaLayer(() => { throw new Error('USER_CANCELED'); });
   try {
-    await page.goto(`${server.url}/login`);
-    await switchLanguage(page, 'en');
     await page.locator('#eds-login button').click();
     await waitForFocus(page, 'eds-error');
     assert.equal(await text(page.locator('#eds-error')), msgs.en['login-eds-failed']);

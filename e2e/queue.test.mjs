@@ -6,8 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, loadMessages, demoLogin, fill, screenshotPath, DEMO_PASSWORD } from './lib/kezek.mjs';
-import { newPage, switchLanguage, submitSignIn, assertFits, focusIsVisible, text, waitForFocus, PHONE } from './lib/pages.mjs';
+import { startServer, launchBrowser, loadMessages, demoLogin, fill, screenshotPath, almatyToday, bandOf } from './lib/kezek.mjs';
+import { newPage, switchLanguage, signIn as signInAs, assertFits, focusIsVisible, text, waitForFocus, PHONE } from './lib/pages.mjs';
 
 let server;
 let chromium;
@@ -35,21 +35,6 @@ const FAMILIES = {
   en: { citizen: 2, child: '240108602041', birth: '2024-01-08', name: 'Серікбаева Аружан', relation: 'father' },
 };
 
-/** Today in Almaty as YYYY-MM-DD (the server counts days there). */
-function almatyToday() {
-  return new Date(Date.now() + 5 * 3600 * 1000).toISOString().slice(0, 10);
-}
-
-/** The child's age band on 1 September of this school year, as the queue computes it. */
-function bandOf(birth) {
-  const today = almatyToday();
-  const year = Number(today.slice(5, 7)) >= 9 ? Number(today.slice(0, 4)) : Number(today.slice(0, 4)) - 1;
-  const [by, bm, bd] = birth.split('-').map(Number);
-  let age = year - by;
-  if (bm > 9 || (bm === 9 && bd > 1)) age -= 1;
-  return `${age}-${age + 1}`;
-}
-
 /** A kindergarten with a free place for the child's band, and the language it teaches there. */
 async function kindergartenFor(birth) {
   const places = await (await fetch(`${server.url}/api/v1/regions/${region.id}/places`)).json();
@@ -60,13 +45,8 @@ async function kindergartenFor(birth) {
   return { kindergarten: group.kindergarten_id, language: group.language };
 }
 
-async function signIn(lang, role, index = 0) {
-  const { context, page } = await newPage(chromium.browser, { viewport: PHONE });
-  await page.goto(`${server.url}/login`);
-  await switchLanguage(page, lang);
-  await submitSignIn(page, msgs[lang], demoLogin(server, role, index).iin, DEMO_PASSWORD);
-  await page.waitForURL(`${server.url}/`);
-  return { context, page };
+function signIn(lang, role, index = 0) {
+  return signInAs(chromium.browser, server.url, msgs[lang], lang, demoLogin(server, role, index).iin, { viewport: PHONE });
 }
 
 async function fits(page, name) {

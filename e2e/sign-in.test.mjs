@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, loadMessages, demoLogin, fill, withWrongCheckDigit, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
-import { newPage, switchLanguage, submitSignIn, signOut, text, waitForFocus } from './lib/pages.mjs';
+import { openSignIn, submitSignIn, signOut, text, waitForFocus } from './lib/pages.mjs';
 
 let server;
 let chromium;
@@ -24,9 +24,7 @@ after(async () => {
 
 /** Opens the sign-in page and picks `lang` with the header link. */
 async function loginPageIn(lang, options) {
-  const { context, page } = await newPage(chromium.browser, options);
-  await page.goto(`${server.url}/login`);
-  await switchLanguage(page, lang);
+  const { context, page } = await openSignIn(chromium.browser, server.url, lang, options);
   assert.equal(page.url(), `${server.url}/login`, 'the language switch returns to the page it was used on');
   assert.equal(await text(page.locator('h1')), msgs[lang]['login-title']);
   return { context, page };

@@ -161,3 +161,27 @@ export async function screenshotPath(name) {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   return path.join(SCREENSHOT_DIR, name);
 }
+
+/** Today in Almaty as YYYY-MM-DD (the server counts days there), or `days` later. */
+export function almatyToday(days = 0) {
+  return new Date(Date.now() + 5 * 3600 * 1000 + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The child's age band on 1 September of this school year, as the queue computes it. */
+export function bandOf(birth) {
+  const today = almatyToday();
+  const year = Number(today.slice(5, 7)) >= 9 ? Number(today.slice(0, 4)) : Number(today.slice(0, 4)) - 1;
+  const [by, bm, bd] = birth.split('-').map(Number);
+  let age = year - by;
+  if (bm > 9 || (bm === 9 && bd > 1)) age -= 1;
+  return `${age}-${age + 1}`;
+}
+
+/** Signs a demo account in through the API; answers its bearer token. */
+export async function apiToken(server, iin) {
+  const r = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ iin, password: DEMO_PASSWORD }),
+  });
+  if (r.status !== 200) throw new Error(`API login of a demo account answered ${r.status}`);
+  return (await r.json()).token;
+}

@@ -1,6 +1,7 @@
 // Steps a person takes on the kezek pages, shared by the test files.
 
 import assert from 'node:assert/strict';
+import { DEMO_PASSWORD } from './kezek.mjs';
 
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
@@ -26,6 +27,29 @@ export async function submitSignIn(page, m, iin, password) {
   await page.getByLabel(m['login-iin'], { exact: true }).fill(iin);
   await page.getByLabel(m['login-password'], { exact: true }).fill(password);
   await page.locator('main').getByRole('button', { name: m['login-submit'], exact: true }).click();
+}
+
+/**
+ * Opens the sign-in page in a fresh context and picks `lang` with the header's link. `prepare`
+ * runs on the page before it loads (e.g. to stand in for NCALayer).
+ */
+export async function openSignIn(browser, base, lang, options = {}, prepare = async () => {}) {
+  const { context, page } = await newPage(browser, options);
+  await prepare(page);
+  await page.goto(`${base}/login`);
+  await switchLanguage(page, lang);
+  return { context, page };
+}
+
+/**
+ * Signs a demo account in through the form in `lang`, in a fresh context, and waits for the home
+ * page. `m` are the messages of `lang`.
+ */
+export async function signIn(browser, base, m, lang, iin, options = {}) {
+  const { context, page } = await openSignIn(browser, base, lang, options);
+  await submitSignIn(page, m, iin, DEMO_PASSWORD);
+  await page.waitForURL(`${base}/`);
+  return { context, page };
 }
 
 /** Signs out with the header's button and checks the anonymous home page in `lang`. */
