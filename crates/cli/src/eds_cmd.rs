@@ -2,11 +2,16 @@
 //! roots and CRLs, print the JSON verdict, exit 0 only when it is valid.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use kezek_domain::identity::Iin;
-use kezek_eds::{KeyPurpose, Request, RevocationPolicy, StaticCrls, TrustStore, Verifier, decode};
+use kezek_eds::{
+    KeyPurpose, Request, RevocationPolicy, TrustStore, UpdatableCrls, Verifier, decode,
+};
+use kezek_web::crl_distribution::{self, Fetched};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -50,6 +55,14 @@ struct VerifyArgs {
     /// A CRL file (DER or PEM); repeat for each issuer, base and delta.
     #[arg(long = "crl", value_name = "FILE")]
     crls: Vec<PathBuf>,
+    /// A CRL distribution point (http://, DER or PEM), fetched once; repeat for each. A CRL
+    /// is used only if signed by a certificate of --roots or --intermediates; one that cannot
+    /// be fetched or is refused is reported on stderr and --crl-policy decides.
+    #[arg(long = "crl-url", value_name = "URL")]
+    crl_urls: Vec<String>,
+    /// Timeout of each --crl-url fetch, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    crl_timeout_secs: u64,
     /// The IIN the signer must have.
     #[arg(long)]
     iin: Option<String>,
@@ -108,6 +121,14 @@ fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
             .with_context(|| format!("--at {s}: expected YYYY-MM-DDTHH:MM:SSZ"))?,
         None => OffsetDateTime::now_utc(),
     };
+    let crl_urls = args
+        .crl_urls
+        .iter()
+        .map(|u| {
+            crl_distribution::check_url(u)
+                .map_err(|_| anyhow::anyhow!("--crl-url {u}: must be an http:// URL with a host"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let content = args.content.as_deref().map(read).transpose()?;
     let signature = read(&args.signature)?;
 
@@ -120,7 +141,16 @@ fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         PurposeArg::Login => KeyPurpose::Login,
     };
     let trust = TrustStore::new(roots, intermediates)?;
-    let verifier = Verifier::new(trust, StaticCrls::new(crls), policy);
+    let crls = Arc::new(UpdatableCrls::new(crls));
+    let verifier = Arc::new(Verifier::new(trust, crls.clone(), policy));
+    if !crl_urls.is_empty() {
+        fetch_crls(
+            &verifier,
+            &crls,
+            &crl_urls,
+            Duration::from_secs(args.crl_timeout_secs),
+        )?;
+    }
     let verdict = verifier.verify(&Request {
         signature: &signature,
         content: content.as_deref(),
@@ -130,4 +160,34 @@ fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     });
     println!("{}", serde_json::to_string_pretty(&verdict)?);
     Ok(verdict.is_valid())
+}
+
+/// Fetches each distribution point once, as the server does, and holds the CRLs the verifier
+/// takes; one it cannot fetch or refuses is reported, and the revocation policy decides.
+fn fetch_crls(
+    verifier: &Arc<Verifier>,
+    crls: &Arc<UpdatableCrls>,
+    urls: &[String],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = crl_distribution::client(timeout);
+        for url in urls {
+            match crl_distribution::fetch_and_hold(&client, timeout, verifier, crls, url).await {
+                Ok(Fetched::Newer { crl, .. }) => eprintln!(
+                    "CRL of {} from {url}: thisUpdate {}, nextUpdate {}",
+                    crl.issuer(),
+                    crl.this_update(),
+                    crl.next_update()
+                        .map_or_else(|| "none".to_owned(), |t| t.to_string())
+                ),
+                Ok(Fetched::Unchanged) => {}
+                Err(e) => eprintln!("warning: no CRL from {url}: {e}"),
+            }
+        }
+    });
+    Ok(())
 }

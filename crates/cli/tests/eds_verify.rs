@@ -155,3 +155,121 @@ fn an_unreadable_configuration_is_an_error_not_a_verdict() {
     assert_eq!(json, serde_json::Value::Null);
     assert!(stderr.contains("--at"), "{stderr}");
 }
+
+/// A CRL distribution point on 127.0.0.1 answering every request with `body`; its URL.
+fn distribution_point(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let addr = listener.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://{addr}/intermediate.crl")
+}
+
+/// A port nothing listens on: a distribution point that is down.
+fn down_point() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let addr = listener.local_addr().expect("its address");
+    drop(listener);
+    format!("http://{addr}/intermediate.crl")
+}
+
+impl Setup {
+    /// `kezek eds verify` with the root's CRL from a file, the intermediate configured, and the
+    /// intermediate's CRL from `url`.
+    fn run_with_crl_url(
+        &self,
+        signature: &Path,
+        url: &str,
+        extra: &[&str],
+    ) -> (i32, serde_json::Value, String) {
+        let d = self.dir.path();
+        let intermediates = d.join("intermediates");
+        if !intermediates.exists() {
+            std::fs::create_dir(&intermediates).expect("intermediates dir");
+            std::fs::write(
+                intermediates.join("intermediate.cer"),
+                self.pki.intermediate_der(),
+            )
+            .expect("intermediate");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_kezek"))
+            .args(["eds", "verify", "--roots"])
+            .arg(d.join("roots"))
+            .arg("--intermediates")
+            .arg(&intermediates)
+            .arg("--crl")
+            .arg(d.join("root.crl"))
+            .args(["--crl-url", url, "--crl-timeout-secs", "5"])
+            .args(extra)
+            .arg(signature)
+            .output()
+            .expect("run kezek");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code().unwrap_or(-1), json, stderr)
+    }
+}
+
+#[test]
+fn a_crl_fetched_from_a_url_revokes_in_der_and_in_pem() {
+    let s = Setup::new(KeyKind::P256);
+    let revoked = s.file("revoked.cms", &signed(&s, UserCase::Revoked));
+    let valid = s.file("valid.cms", &signed(&s, UserCase::Valid));
+    let der = s.pki.intermediate_crl();
+    for body in [der.clone(), testpki::pem("X509 CRL", &der).into_bytes()] {
+        let url = distribution_point(body);
+        let (code, json, stderr) = s.run_with_crl_url(&revoked, &url, &[]);
+        assert_eq!(
+            (code, json["reason"].as_str()),
+            (1, Some("revoked")),
+            "{json} {stderr}"
+        );
+        let (code, json, stderr) = s.run_with_crl_url(&valid, &url, &[]);
+        assert_eq!(code, 0, "{json} {stderr}");
+        assert_eq!(json["revocation"], "good");
+    }
+}
+
+#[test]
+fn an_unreachable_or_forged_crl_leaves_it_to_the_policy_and_says_so() {
+    let s = Setup::new(KeyKind::P256);
+    let valid = s.file("valid.cms", &signed(&s, UserCase::Valid));
+    for (url, said) in [
+        (down_point(), "unreachable"),
+        (
+            distribution_point(s.pki.forged_intermediate_crl()),
+            "signature does not verify",
+        ),
+    ] {
+        let (code, json, stderr) = s.run_with_crl_url(&valid, &url, &[]);
+        assert_eq!(
+            (code, json["reason"].as_str()),
+            (1, Some("untrusted_chain")),
+            "require: {json} {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("no CRL from {url}")) && stderr.contains(said),
+            "{stderr}"
+        );
+        let (code, json, stderr) =
+            s.run_with_crl_url(&valid, &url, &["--crl-policy", "allow-missing"]);
+        assert_eq!(code, 0, "allow-missing: {json} {stderr}");
+        assert_eq!(json["revocation"], "unknown");
+    }
+    let (code, _, stderr) = s.run_with_crl_url(&valid, "https://crl.example/x.crl", &[]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--crl-url"), "{stderr}");
+}

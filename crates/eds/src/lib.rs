@@ -19,7 +19,10 @@ mod verdict;
 pub mod testpki;
 
 pub use algorithms::{AlgorithmError, AlgorithmSuite, RustCryptoSuite};
-pub use crl::{Crl, CrlDirectory, CrlSource, CrlSourceError, RevocationPolicy, StaticCrls};
+pub use crl::{
+    Crl, CrlDirectory, CrlRefusal, CrlSource, CrlSourceError, CrlUpdate, RevocationPolicy,
+    StaticCrls, UpdatableCrls,
+};
 pub use verdict::{Reason, RevocationStatus, Signer, Verdict};
 
 pub use x509_cert::Certificate;

@@ -6,6 +6,7 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
+use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use time::OffsetDateTime;
 use x509_cert::Certificate;
@@ -51,13 +52,14 @@ struct Progress {
 pub(crate) fn verify(verifier: &Verifier, request: &Request<'_>) -> Verdict {
     let mut progress = Progress::default();
     match run(verifier, request, &mut progress) {
-        Ok(content) => match progress.signer {
+        Ok((content, fingerprint)) => match progress.signer {
             Some(signer) => Verdict::valid(
                 signer,
                 progress.signing_time,
                 request.at,
                 progress.revocation.unwrap_or(RevocationStatus::Unknown),
                 content,
+                fingerprint,
             ),
             // `run` sets the signer before it can succeed; kept total rather than panicking.
             None => Verdict::invalid(
@@ -200,11 +202,28 @@ fn digest(
     )
 }
 
+/// SHA-256 identifying one act of signing: the signer certificate and the bytes its signature
+/// covers (the signed attributes, which hold the content's digest and the signing time, or
+/// the content itself without them). Re-packing a message (attached or detached, other
+/// certificates, another encoding of the signature value) keeps it; signing again at another
+/// time changes it.
+fn fingerprint(signer: &Certificate, signed_message: &[u8]) -> Result<[u8; 32], Failure> {
+    let certificate = signer
+        .to_der()
+        .or_else(|e| fail(Reason::Malformed, format!("the signer certificate: {e}")))?;
+    Ok(Sha256::new()
+        .chain_update(Sha256::digest(certificate))
+        .chain_update(signed_message)
+        .finalize()
+        .into())
+}
+
+/// The checks in order; on success the content and the signature's fingerprint.
 fn run(
     verifier: &Verifier,
     request: &Request<'_>,
     progress: &mut Progress,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<(Vec<u8>, [u8; 32]), Failure> {
     let sd = parse(request.signature)?;
     let signer_info = match sd.signer_infos.0.as_slice() {
         [one] => one,
@@ -344,5 +363,5 @@ fn run(
             None => return fail(Reason::IinMismatch, "the certificate carries no IIN"),
         }
     }
-    Ok(content)
+    Ok((content, fingerprint(&signer_cert, &signed_message)?))
 }

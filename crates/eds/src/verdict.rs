@@ -123,6 +123,7 @@ pub struct Verdict {
     checked_at: OffsetDateTime,
     revocation: Option<RevocationStatus>,
     content: Option<Vec<u8>>,
+    fingerprint: Option<[u8; 32]>,
 }
 
 impl Verdict {
@@ -132,6 +133,7 @@ impl Verdict {
         checked_at: OffsetDateTime,
         revocation: RevocationStatus,
         content: Vec<u8>,
+        fingerprint: [u8; 32],
     ) -> Self {
         Verdict {
             outcome: Outcome::Valid,
@@ -140,6 +142,7 @@ impl Verdict {
             checked_at,
             revocation: Some(revocation),
             content: Some(content),
+            fingerprint: Some(fingerprint),
         }
     }
 
@@ -158,6 +161,7 @@ impl Verdict {
             checked_at,
             revocation,
             content: None,
+            fingerprint: None,
         }
     }
 
@@ -202,6 +206,15 @@ impl Verdict {
     /// The signed bytes (attached or the detached content given), only for a valid verdict.
     pub fn content(&self) -> Option<&[u8]> {
         self.content.as_deref()
+    }
+
+    /// SHA-256 identifying the act of signing, only for a valid verdict: the signer
+    /// certificate and the bytes its signature covers (the signed attributes with the content's
+    /// digest and the signing time, or the content without them). The same signature re-packed
+    /// (attached or detached, other certificates in the message, the ECDSA value re-encoded)
+    /// has the same fingerprint, so a server can refuse to take one signature twice.
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        self.fingerprint
     }
 }
 

@@ -5,6 +5,10 @@ use time::OffsetDateTime;
 
 use crate::{Db, Result, WriteTx, conflict_as, db_time, on_pool, on_tx};
 
+/// What [`WriteTx::insert_application_signature`] conflicts on: the signature is kept with
+/// another application already. (The application's own row is new in the same transaction.)
+pub const SIGNATURE_USED: &str = "signature already used";
+
 /// The verdict on an application's signature, as stored.
 #[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
 pub struct ApplicationSignatureRow {
@@ -19,6 +23,9 @@ pub struct ApplicationSignatureRow {
     pub verdict: String,
     pub signature: String,
     pub content_sha256: String,
+    /// Hex SHA-256 identifying the act of signing (`kezek_eds::Verdict::fingerprint`); `None`
+    /// for verdicts kept before fingerprints were.
+    pub signature_fingerprint: Option<String>,
 }
 
 pub struct NewApplicationSignature<'a> {
@@ -32,6 +39,7 @@ pub struct NewApplicationSignature<'a> {
     pub verdict: &'a str,
     pub signature: &'a str,
     pub content_sha256: &'a str,
+    pub signature_fingerprint: &'a str,
 }
 
 /// A login challenge as stored (by its digest).
@@ -47,7 +55,7 @@ impl Db {
     pub async fn application_signature(&self, application: i64) -> Result<Option<ApplicationSignatureRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
             "SELECT application_id, signer_iin, signer_bin, certificate_serial, certificate_issuer, signing_time, \
-             verified_at, revocation, verdict, signature, content_sha256 FROM application_signatures WHERE application_id = $1")
+             verified_at, revocation, verdict, signature, content_sha256, signature_fingerprint FROM application_signatures WHERE application_id = $1")
             .bind(application).fetch_optional(p).await)?)
     }
 
@@ -59,16 +67,18 @@ impl Db {
 }
 
 impl WriteTx {
-    /// Keeps the verdict on the signature of `application`, once.
+    /// Keeps the verdict on the signature of `application`, once. A signature whose
+    /// fingerprint is kept with any application already is a [`crate::StoreError::Conflict`] named
+    /// [`SIGNATURE_USED`] (a unique index: of two transactions racing, one fails).
     pub async fn insert_application_signature(&mut self, application: i64, s: &NewApplicationSignature<'_>) -> Result<()> {
         on_tx!(&mut self.tx, c => sqlx::query(
             "INSERT INTO application_signatures (application_id, signer_iin, signer_bin, certificate_serial, certificate_issuer, \
-             signing_time, verified_at, revocation, verdict, signature, content_sha256) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+             signing_time, verified_at, revocation, verdict, signature, content_sha256, signature_fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(application).bind(s.signer_iin).bind(s.signer_bin).bind(s.certificate_serial).bind(s.certificate_issuer)
             .bind(s.signing_time.map(db_time)).bind(db_time(s.verified_at)).bind(s.revocation).bind(s.verdict).bind(s.signature)
-            .bind(s.content_sha256).execute(c).await.map(|r| r.rows_affected()))
-            .map_err(conflict_as("signature of this application"))?;
+            .bind(s.content_sha256).bind(s.signature_fingerprint).execute(c).await.map(|r| r.rows_affected()))
+            .map_err(conflict_as(SIGNATURE_USED))?;
         Ok(())
     }
 

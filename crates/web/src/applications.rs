@@ -529,8 +529,13 @@ pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loa
             verdict: &v.verdict_json,
             signature: &v.signature_base64,
             content_sha256: &v.content_sha256,
+            signature_fingerprint: &v.fingerprint,
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(kezek_store::signatures::SIGNATURE_USED) => signatures::already_used(),
+            e => e.into(),
+        })?;
     }
     let docs = FiledDocs(f.documents);
     let payload = serde_json::to_string(&FiledPayload { channel: channel.id.clone(), documents: docs.0.clone(), issue_place: issue_place.clone() })

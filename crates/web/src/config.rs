@@ -207,7 +207,7 @@ mod tests {
 
 /// Where the server finds what electronic signatures must chain to, and what it does when a
 /// certificate's revocation status cannot be established.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EdsConfig {
     /// Folder of trusted root certificates (the national CA's `.cer` files, DER or PEM). Without
     /// it signed filings and EDS login answer 503, except in demo mode (see README).
@@ -220,6 +220,21 @@ pub struct EdsConfig {
     /// the environment variable. Read once at start.
     #[arg(long = "eds-crl", env = "KEZEK_EDS_CRLS", value_name = "FILE", value_delimiter = ',')]
     pub eds_crls: Vec<PathBuf>,
+    /// A CRL distribution point (http://, DER or PEM), base or delta; repeat the flag, or
+    /// separate URLs by commas in the environment variable. Fetched at start and refreshed in
+    /// the background; the last good CRL of each is cached in `<data-dir>/eds-crl-cache/`.
+    #[arg(long = "eds-crl-url", env = "KEZEK_EDS_CRL_URLS", value_name = "URL", value_delimiter = ',')]
+    pub eds_crl_urls: Vec<String>,
+    /// Longest time between two fetches of a distribution point, in seconds; a CRL is fetched
+    /// sooner as its nextUpdate nears, and retried with growing pauses (up to this) on failure.
+    #[arg(long, env = "KEZEK_EDS_CRL_REFRESH_SECS", default_value_t = EdsConfig::DEFAULT_REFRESH_SECS,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub eds_crl_refresh_secs: u64,
+    /// Timeout of one fetch of a distribution point, in seconds (connection and whole body).
+    /// Start-up waits at most this long for all of them together.
+    #[arg(long, env = "KEZEK_EDS_CRL_TIMEOUT_SECS", default_value_t = EdsConfig::DEFAULT_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub eds_crl_timeout_secs: u64,
     /// When a certificate's issuer has no current CRL (missing or past its nextUpdate):
     /// `require` refuses the signature (`untrusted_chain`), `allow-missing` accepts it and
     /// stores the verdict with revocation `unknown`.
@@ -248,14 +263,60 @@ impl CrlPolicy {
     }
 }
 
+impl Default for EdsConfig {
+    fn default() -> Self {
+        EdsConfig {
+            eds_roots: None,
+            eds_intermediates: None,
+            eds_crls: Vec::new(),
+            eds_crl_urls: Vec::new(),
+            eds_crl_refresh_secs: EdsConfig::DEFAULT_REFRESH_SECS,
+            eds_crl_timeout_secs: EdsConfig::DEFAULT_TIMEOUT_SECS,
+            eds_crl_policy: CrlPolicy::Require,
+            no_eds_demo: false,
+        }
+    }
+}
+
 impl EdsConfig {
+    /// A distribution point is fetched at least hourly.
+    pub const DEFAULT_REFRESH_SECS: u64 = 3600;
+    /// A fetch (and start-up, for all distribution points together) waits at most 10 s.
+    pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+    /// The distribution point URLs, each checked: plain `http://` with a host (CRLs are signed,
+    /// so CAs publish them over HTTP; the server's HTTP client speaks no TLS).
+    pub fn crl_urls(&self) -> anyhow::Result<Vec<String>> {
+        self.eds_crl_urls
+            .iter()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| {
+                crate::crl_distribution::check_url(u)
+                    .map_err(|_| anyhow::anyhow!("--eds-crl-url {}: must be an http:// URL with a host", redact_userinfo(u.trim())))
+            })
+            .collect()
+    }
+
+    /// How the server fetches the distribution points, its cache inside `data_dir`.
+    pub fn crl_settings(&self, data_dir: &std::path::Path) -> anyhow::Result<crate::crl_distribution::Settings> {
+        Ok(crate::crl_distribution::Settings {
+            urls: self.crl_urls()?,
+            cache_dir: data_dir.join(crate::crl_distribution::CACHE_DIR),
+            refresh: Duration::from_secs(self.eds_crl_refresh_secs.max(1)),
+            timeout: Duration::from_secs(self.eds_crl_timeout_secs.max(1)),
+        })
+    }
+
     fn describe(&self) -> String {
         match &self.eds_roots {
             Some(roots) => format!(
-                "eds_roots={} eds_intermediates={} eds_crls={} eds_crl_policy={:?}",
+                "eds_roots={} eds_intermediates={} eds_crls={} eds_crl_urls=[{}] eds_crl_refresh_secs={} eds_crl_timeout_secs={} eds_crl_policy={:?}",
                 roots.display(),
                 self.eds_intermediates.as_ref().map_or("-".to_owned(), |d| d.display().to_string()),
                 self.eds_crls.len(),
+                self.eds_crl_urls.iter().map(|u| redact_userinfo(u)).collect::<Vec<_>>().join(","),
+                self.eds_crl_refresh_secs,
+                self.eds_crl_timeout_secs,
                 self.eds_crl_policy
             ),
             None => "eds_roots=-".to_owned(),

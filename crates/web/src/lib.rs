@@ -26,6 +26,7 @@ pub mod api;
 pub mod applications;
 pub mod auth;
 pub mod config;
+pub mod crl_distribution;
 mod html;
 pub mod i18n;
 mod metrics;
@@ -226,6 +227,7 @@ pub struct Running {
 /// (unless disabled) and returns the state plus the demo logins that were created.
 pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState, Vec<kezek_store::demo::DemoLogin>)> {
     let registry_http = config.registries.http(REQUEST_TIMEOUT)?;
+    let crl_settings = config.eds.crl_settings(&config.data_dir)?;
     let target = config.database();
     if let kezek_store::DatabaseTarget::SqliteFile(path) = &target
         && let Some(dir) = path.parent()
@@ -249,8 +251,15 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
     let registries = registry_checks::gateway(registry_http, &db, clock.clone())?;
     let citizens: Vec<String> =
         logins.iter().filter(|l| l.role == kezek_domain::access::Role::Citizen).map(|l| l.iin.clone()).collect();
-    let (verifier, trust) = signatures::load_verifier(&config.eds, &config.data_dir, !config.no_demo && !config.eds.no_eds_demo, &citizens, clock.now())
+    let (loaded, trust) = signatures::load_verifier(&config.eds, &config.data_dir, !config.no_demo && !config.eds.no_eds_demo, &citizens, clock.now())
         .map_err(|e| anyhow::anyhow!("cannot load the signature trust configuration: {e}"))?;
+    // Waits at most --eds-crl-timeout-secs for the distribution points, whatever they do.
+    let crl_distribution = match &loaded {
+        Some(l) if !crl_settings.urls.is_empty() => {
+            Some(crl_distribution::CrlDistribution::start(l.verifier.clone(), l.crls.clone(), crl_settings, clock.clone()).await)
+        }
+        _ => None,
+    };
     match &trust {
         signatures::Trust::Configured => {}
         signatures::Trust::Demo(dir) => {
@@ -259,13 +268,17 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
         signatures::Trust::None => tracing::warn!("no trusted roots configured: signed filings and EDS login are refused"),
     }
     let keys = queue_log_keys::RegionKeys::in_data_dir(&config.data_dir);
-    let state = AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries, verifier, keys);
+    let verifier = loaded.map(|l| l.verifier);
+    let state = AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries, verifier, crl_distribution, keys);
     Ok((state, logins))
 }
 
 /// Serves on an already bound listener until the task is dropped or shutdown is signalled.
 pub fn spawn(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
+    if let Some(d) = &state.crl_distribution {
+        d.keep_fresh();
+    }
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let handle = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running { addr, state, handle })
@@ -317,6 +330,9 @@ pub async fn run_head_publisher(state: AppState) {
 pub async fn serve_until_shutdown(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     tokio::spawn(run_expiry_job(state.clone()));
     tokio::spawn(run_head_publisher(state.clone()));
+    if let Some(d) = &state.crl_distribution {
+        d.keep_fresh();
+    }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }

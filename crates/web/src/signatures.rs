@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kezek_domain::identity::Iin;
 use kezek_eds::demo::DemoPki;
-use kezek_eds::{KeyPurpose, Reason, Request, StaticCrls, TrustStore, Verdict, Verifier, decode};
+use kezek_eds::{KeyPurpose, Reason, Request, TrustStore, UpdatableCrls, Verdict, Verifier, decode};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -34,17 +34,28 @@ pub enum Trust {
     None,
 }
 
-/// Builds the verifier from the configured roots, intermediates and CRLs. Without roots, in
-/// demo mode, it trusts the demo CA of `data_dir` (created on the first start for the demo
+/// The verifier and the CRLs it reads, which the distribution points' refresh replaces.
+#[derive(Debug)]
+pub struct LoadedVerifier {
+    pub verifier: Arc<Verifier>,
+    pub crls: Arc<UpdatableCrls>,
+}
+
+/// Builds the verifier from the configured roots, intermediates and CRL files. Without roots,
+/// in demo mode, it trusts the demo CA of `data_dir` (created on the first start for the demo
 /// citizens `citizens`); otherwise there is no verifier, and every signature is refused as
-/// unverifiable rather than accepted.
+/// unverifiable rather than accepted. CRLs of `--eds-crl-url` are fetched afterwards
+/// (`crl_distribution`), into the returned `crls`.
 pub fn load_verifier(
     config: &EdsConfig,
     data_dir: &Path,
     demo: bool,
     citizens: &[String],
     now: OffsetDateTime,
-) -> anyhow::Result<(Option<Verifier>, Trust)> {
+) -> anyhow::Result<(Option<LoadedVerifier>, Trust)> {
+    if config.eds_roots.is_none() && !config.eds_crl_urls.is_empty() {
+        anyhow::bail!("--eds-crl-url needs --eds-roots: a fetched CRL is taken only when signed by a configured CA");
+    }
     let (roots_dir, crl_files, policy, trust) = match &config.eds_roots {
         Some(roots) => (roots.clone(), config.eds_crls.clone(), config.eds_crl_policy, Trust::Configured),
         None if demo => {
@@ -68,7 +79,9 @@ pub fn load_verifier(
     }
     let store = TrustStore::new(roots, intermediates)
         .map_err(|e| anyhow::anyhow!("{e} in {} (--eds-roots)", roots_dir.display()))?;
-    Ok((Some(Verifier::new(store, StaticCrls::new(crls), policy.policy())), trust))
+    let crls = Arc::new(UpdatableCrls::new(crls));
+    let verifier = Arc::new(Verifier::new(store, crls.clone(), policy.policy()));
+    Ok((Some(LoadedVerifier { verifier, crls }), trust))
 }
 
 /// A valid verdict on an applicant's signature, as kept with what they signed.
@@ -90,6 +103,8 @@ pub struct StoredVerdict {
     pub signature_base64: String,
     /// SHA-256 of the signed bytes, hex.
     pub content_sha256: String,
+    /// The act of signing (`Verdict::fingerprint`), hex: a signature files one application.
+    pub fingerprint: String,
 }
 
 /// What a signature is checked for.
@@ -126,6 +141,11 @@ async fn verify(state: &AppState, signature: &str, expect: Expectation) -> Resul
     .map_err(|_| Problem::internal())
 }
 
+/// The problem of a signature that already filed an application: signing proves intent once.
+pub fn already_used() -> Problem {
+    Problem::new(StatusCode::CONFLICT, "problem-eds-signature-used").field("signature")
+}
+
 /// The problem an invalid verdict answers with: `status`, the reason code as the `reason`
 /// member, and a sentence in the requester's language saying what to do.
 pub fn refused(status: StatusCode, reason: Reason) -> Problem {
@@ -153,6 +173,7 @@ fn stored(verdict: &Verdict, received: &[u8], content: &[u8]) -> Result<StoredVe
         verdict_json: serde_json::to_string(verdict).map_err(|_| Problem::internal())?,
         signature_base64: STANDARD.encode(der),
         content_sha256: hex::encode(Sha256::digest(content)),
+        fingerprint: hex::encode(verdict.fingerprint().ok_or_else(Problem::internal)?),
     })
 }
 

@@ -56,6 +56,9 @@ pub struct Inner {
     /// Checks electronic signatures against the configured roots; `None` when none are
     /// configured, and then every signature is refused as unverifiable.
     pub verifier: Option<Arc<kezek_eds::Verifier>>,
+    /// The CRL distribution points (`--eds-crl-url`) the verifier's CRLs are refreshed from,
+    /// if any; running the server keeps them fresh.
+    pub crl_distribution: Option<Arc<crate::crl_distribution::CrlDistribution>>,
     /// Recently checked sessions, so that each request need not ask the database.
     pub sessions: crate::auth::SessionCache,
     /// The regions' keys that sign the daily queue-log heads (`<data-dir>/keys`).
@@ -73,7 +76,8 @@ impl AppState {
     pub fn new(
         db: Db, clock: Arc<dyn Clock>, calendar: Arc<Calendar>, services: Arc<ServiceCatalog>, secure_cookies: bool,
         registries: RegistryGateway<ConfiguredRegistry>,
-        verifier: Option<kezek_eds::Verifier>,
+        verifier: Option<Arc<kezek_eds::Verifier>>,
+        crl_distribution: Option<Arc<crate::crl_distribution::CrlDistribution>>,
         queue_log_keys: crate::queue_log_keys::RegionKeys,
     ) -> AppState {
         AppState(Arc::new(Inner {
@@ -86,7 +90,8 @@ impl AppState {
             secure_cookies,
             positions: Default::default(),
             registries,
-            verifier: verifier.map(Arc::new),
+            verifier,
+            crl_distribution,
             sessions: Default::default(),
             queue_log_keys,
         }))

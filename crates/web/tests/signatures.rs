@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 on_both_engines!(
     portal_application_signed_with_another_iin_is_refused_with_iin_mismatch_and_nothing_is_written,
     portal_application_with_a_valid_signature_keeps_the_verdict_and_shows_it,
+    a_signature_files_one_application_even_re_packed_or_sent_twice_at_once,
     revoked_expired_untrusted_and_mismatched_signatures_are_refused_with_their_reason,
     a_filing_signed_by_the_openssl_command_is_accepted,
     eds_login_opens_a_session_and_each_challenge_signs_in_once,
@@ -99,6 +100,60 @@ async fn portal_application_with_a_valid_signature_keeps_the_verdict_and_shows_i
     body["signature"] = json!("");
     let (status, problem) = app.post("/api/v1/applications", &token, body).await;
     assert_eq!((status, problem["field"].as_str()), (422, Some("signature")), "an empty signature is none: {problem}");
+}
+
+async fn a_signature_files_one_application_even_re_packed_or_sent_twice_at_once(app: &TestApp) {
+    use base64::Engine;
+    use kezek_eds::testpki;
+    let base64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let iin = app.iin_of("citizen", 0);
+    let token = app.token(&iin).await;
+    let mut body = s5_filing(app).await;
+    let content = filing_content(&body, &iin);
+    let der = app.pki.sign_der(UserCase::Valid, &iin, &content, true);
+    body["signature"] = json!(base64(&der));
+    let (status, filed) = app.post("/api/v1/applications", &token, body.clone()).await;
+    assert_eq!(status, 201, "{filed}");
+
+    // The same signature again: as sent, detached instead of attached, as PEM, and with its
+    // ECDSA value written as (r, n - s), which verifies as well.
+    let replays = [
+        ("kk", base64(&der)),
+        ("ru", base64(&testpki::detach(&der))),
+        ("en", testpki::pem("CMS", &der)),
+        ("en", base64(&testpki::with_negated_ecdsa_s(&der))),
+    ];
+    let before = written(app, &token).await;
+    let mut titles = Vec::new();
+    for (lang, signature) in replays {
+        body["signature"] = json!(signature);
+        let (status, problem) = post_in(app, lang, "/api/v1/applications", Some(&token), &body).await;
+        assert_eq!(status, 409, "{lang}: {problem}");
+        assert_eq!(problem["type"], "urn:kezek:problem:eds-signature-used");
+        assert_eq!(problem["field"], "signature");
+        titles.push(problem["title"].as_str().unwrap().to_owned());
+        if lang == "en" {
+            assert!(problem["detail"].as_str().unwrap().contains("sign this application again"), "{problem}");
+        }
+    }
+    titles.dedup();
+    assert_eq!(titles.len(), 3, "a title per language: {titles:?}");
+    assert_eq!(written(app, &token).await, before, "nothing filed, nothing audited");
+
+    // One fresh signature in two filings sent at the same moment: one is filed.
+    body["signature"] = json!(app.pki.sign(UserCase::Valid, &iin, &content, false));
+    let (a, b) = tokio::join!(
+        app.post("/api/v1/applications", &token, body.clone()),
+        app.post("/api/v1/applications", &token, body.clone())
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{a:?} {b:?}");
+
+    // Signing the same filing again is a new signature: it files.
+    body["signature"] = json!(app.pki.sign(UserCase::Valid, &iin, &content, false));
+    let (status, filed) = app.post("/api/v1/applications", &token, body).await;
+    assert_eq!(status, 201, "{filed}");
 }
 
 async fn revoked_expired_untrusted_and_mismatched_signatures_are_refused_with_their_reason(app: &TestApp) {

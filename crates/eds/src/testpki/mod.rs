@@ -63,7 +63,8 @@ pub enum UserCase {
 }
 
 impl UserCase {
-    fn serial(self) -> u64 {
+    /// The certificate serial number of the case (the same in every test PKI).
+    pub fn serial(self) -> u64 {
         match self {
             UserCase::Valid => 0x1001,
             UserCase::LegalEntity => 0x1002,
@@ -101,6 +102,13 @@ fn ca_params(cn: &str, serial: u64, now: OffsetDateTime) -> CertificateParams {
     p.use_authority_key_identifier_extension = true;
     p.key_identifier_method = KeyIdMethod::Sha256;
     p
+}
+
+/// Which CA of the test PKI issues a CRL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrlIssuer {
+    Root,
+    Intermediate,
 }
 
 /// A root and an intermediate CA; users are issued by the intermediate.
@@ -219,6 +227,11 @@ impl Pki {
         }
     }
 
+    /// The time the PKI was made for.
+    pub fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+
     /// The root's CRL (revoking nothing), current at `now`.
     pub fn root_crl(&self) -> Vec<u8> {
         crl(
@@ -227,6 +240,25 @@ impl Pki {
             self.now + Duration::days(7),
             &[],
         )
+    }
+
+    /// A CRL of `issuer` with cRLNumber `number`, issued at `this_update`, current until
+    /// `next_update`, revoking the certificates of `revoked`: for tests of a distribution
+    /// point that publishes one CRL after another.
+    pub fn numbered_crl(
+        &self,
+        issuer: CrlIssuer,
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        revoked: &[UserCase],
+    ) -> Vec<u8> {
+        let issuer = match issuer {
+            CrlIssuer::Root => &self.root,
+            CrlIssuer::Intermediate => &self.intermediate,
+        };
+        let serials: Vec<u64> = revoked.iter().map(|c| c.serial()).collect();
+        numbered(issuer, number, this_update, next_update, &serials)
     }
 
     /// The intermediate's CRL revoking the `Revoked` user, current at `now`.
@@ -298,10 +330,20 @@ fn crl(
     next_update: OffsetDateTime,
     revoked: &[u64],
 ) -> Vec<u8> {
+    numbered(issuer, 1, this_update, next_update, revoked)
+}
+
+fn numbered(
+    issuer: &rcgen::Issuer<'_, KeyPair>,
+    number: u64,
+    this_update: OffsetDateTime,
+    next_update: OffsetDateTime,
+    revoked: &[u64],
+) -> Vec<u8> {
     CertificateRevocationListParams {
         this_update,
         next_update,
-        crl_number: SerialNumber::from(1u64),
+        crl_number: SerialNumber::from(number),
         issuing_distribution_point: None,
         revoked_certs: revoked
             .iter()
@@ -482,6 +524,29 @@ pub fn with_signature_algorithm(cms: &[u8], oid: ObjectIdentifier) -> Vec<u8> {
                 oid,
                 parameters: None,
             };
+        }
+        sd.signer_infos = cms::signed_data::SignerInfos::try_from(infos).expect("signer infos");
+    })
+}
+
+/// The same signature re-packed without the content inside (detached): the signer info, and
+/// so the signature, unchanged.
+pub fn detach(cms: &[u8]) -> Vec<u8> {
+    edit_signed_data(cms, |sd| sd.encap_content_info.econtent = None)
+}
+
+/// The same P-256 signature with its ECDSA value (r, s) written as (r, n − s), which verifies
+/// just as well: a signature value is not unique to the act of signing.
+pub fn with_negated_ecdsa_s(cms: &[u8]) -> Vec<u8> {
+    edit_signed_data(cms, |sd| {
+        let mut infos: Vec<_> = sd.signer_infos.0.iter().cloned().collect();
+        if let Some(si) = infos.first_mut() {
+            let signature = p256::ecdsa::Signature::from_der(si.signature.as_bytes())
+                .expect("a P-256 signature");
+            let (r, s) = signature.split_scalars();
+            let negated = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes())
+                .expect("n - s is a valid scalar");
+            si.signature = OctetString::new(negated.to_der().as_bytes().to_vec()).expect("octets");
         }
         sd.signer_infos = cms::signed_data::SignerInfos::try_from(infos).expect("signer infos");
     })

@@ -102,7 +102,8 @@ pub struct FileRequest {
     /// content. The bytes are the lines `kezek-application:v1`, `service_id:…`, `region_id:…`,
     /// `channel:…`, `edition:…`, `provider_id:…`, `applicant_iin:…` (the caller's IIN),
     /// `documents:…` (comma-separated), each ending in LF, with the values as sent (empty when
-    /// absent). Refused with 422 and a `reason` code when it does not verify.
+    /// absent). Refused with 422 and a `reason` code when it does not verify, and with 409
+    /// when the same signature (however re-packed) already filed an application.
     #[serde(default)]
     pub signature: Option<String>,
 }
@@ -464,7 +465,7 @@ pub async fn service(State(state): State<AppState>, Path(id): Path<String>, Quer
 /// at a State Corporation office or the provider's clerk for the applicant present.
 #[utoipa::path(post, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])), request_body = FileRequest,
     responses((status = 201, body = ApplicationView), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
-        (status = 404, body = ProblemBody), (status = 422, body = ProblemBody), (status = 503, body = ProblemBody)))]
+        (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody), (status = 503, body = ProblemBody)))]
 pub async fn file(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(req): ApiJson<FileRequest>) -> Result<(StatusCode, Json<ApplicationView>), Problem> {
     let applicant = match &req.applicant_iin {
         Some(iin) => {

@@ -9,6 +9,7 @@ use kezek_store::testing::TestDatabase;
 use kezek_web::{AppState, ServerConfig};
 use serde_json::Value;
 
+pub mod stub_crl;
 pub mod stub_gateway;
 
 /// The real clock moved forward by a number of days, so tests can reach deadlines without sleeping.
@@ -38,8 +39,10 @@ impl kezek_web::Clock for TestClock {
 /// two years (tests move the clock months ahead), the intermediate's revoking the `Revoked` user.
 pub struct TestPki {
     pub pki: kezek_eds::testpki::Pki,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub config: kezek_web::config::EdsConfig,
+    /// Signatures made so far, to give each its own signing time.
+    signed: AtomicI64,
 }
 
 impl TestPki {
@@ -56,20 +59,47 @@ impl TestPki {
         std::fs::write(&crls[1], intermediate_crl).unwrap();
         let config = kezek_web::config::EdsConfig {
             eds_roots: Some(roots),
-            eds_intermediates: None,
             eds_crls: crls,
             eds_crl_policy: kezek_web::config::CrlPolicy::Require,
             no_eds_demo: true,
+            ..Default::default()
         };
-        TestPki { pki, _dir: dir, config }
+        TestPki { pki, dir, config, signed: AtomicI64::new(0) }
     }
 
-    /// A signature (base64 DER) by the `case` certificate of `iin` over `content`.
+    /// Settings that trust the root and the intermediate (a configured CA, as a fetched CRL's
+    /// issuer must be) and read no CRL file: CRLs come from `urls`, fetched again every second.
+    pub fn config_with_crl_urls(&self, urls: Vec<String>, policy: kezek_web::config::CrlPolicy) -> kezek_web::config::EdsConfig {
+        let intermediates = self.dir.path().join("intermediates");
+        if !intermediates.exists() {
+            std::fs::create_dir(&intermediates).unwrap();
+            std::fs::write(intermediates.join("intermediate.cer"), self.pki.intermediate_der()).unwrap();
+        }
+        kezek_web::config::EdsConfig {
+            eds_intermediates: Some(intermediates),
+            eds_crls: Vec::new(),
+            eds_crl_urls: urls,
+            eds_crl_refresh_secs: 1,
+            eds_crl_timeout_secs: 2,
+            eds_crl_policy: policy,
+            ..self.config.clone()
+        }
+    }
+
+    /// A signature (base64 DER) by the `case` certificate of `iin` over `content`. Each is its
+    /// own act of signing, with a signing time a second before the previous one's (a server
+    /// takes one signature once: two signatures over the same bytes in the same second are one).
     pub fn sign(&self, case: kezek_eds::testpki::UserCase, iin: &str, content: &[u8], attached: bool) -> String {
         use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.sign_der(case, iin, content, attached))
+    }
+
+    /// The same as [`Self::sign`], in DER.
+    pub fn sign_der(&self, case: kezek_eds::testpki::UserCase, iin: &str, content: &[u8], attached: bool) -> Vec<u8> {
         let user = self.pki.user_for(case, iin);
-        let options = kezek_eds::testpki::SignOptions { attached, signing_time: Some(time::OffsetDateTime::now_utc()), include_intermediate: true };
-        base64::engine::general_purpose::STANDARD.encode(user.sign(content, options))
+        let earlier = time::Duration::seconds(self.signed.fetch_add(1, Ordering::SeqCst));
+        let signing_time = Some(time::OffsetDateTime::now_utc() - earlier);
+        user.sign(content, kezek_eds::testpki::SignOptions { attached, signing_time, include_intermediate: true })
     }
 }
 
@@ -97,10 +127,14 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub base: String,
     pub state: AppState,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
     pub logins: Vec<DemoLogin>,
     pub client: reqwest::Client,
     /// The PKI the server trusts.
-    pub pki: TestPki,
+    pub pki: Arc<TestPki>,
+    /// The server's data folder (for SQLite, the database's folder).
+    pub data_dir: std::path::PathBuf,
+    _data: Option<Arc<tempfile::TempDir>>,
     _db: TestDatabase,
 }
 
@@ -111,6 +145,13 @@ pub enum Engine {
 }
 
 pub const PASSWORD: &str = kezek_store::demo::DEMO_PASSWORD;
+
+async fn database(engine: Engine) -> TestDatabase {
+    match engine {
+        Engine::Sqlite => TestDatabase::sqlite(),
+        Engine::Postgres => TestDatabase::postgres().await,
+    }
+}
 
 impl TestApp {
     pub async fn start(engine: Engine) -> TestApp {
@@ -126,24 +167,51 @@ impl TestApp {
     /// false (every signature is then unverifiable).
     pub async fn start_with(engine: Engine, registries: kezek_web::config::RegistryConfig, with_roots: bool) -> TestApp {
         let pki = TestPki::new();
-        let db = match engine {
-            Engine::Sqlite => TestDatabase::sqlite(),
-            Engine::Postgres => TestDatabase::postgres().await,
+        let eds = if with_roots {
+            pki.config.clone()
+        } else {
+            kezek_web::config::EdsConfig { no_eds_demo: true, ..Default::default() }
         };
+        let db = database(engine).await;
+        Self::launch(db, None, Arc::new(pki), registries, eds, Vec::new()).await
+    }
+
+    /// A server trusting `pki` with these signature settings (see `TestPki::config_with_crl_urls`),
+    /// with a data folder of its own on either engine.
+    pub async fn start_with_eds(engine: Engine, pki: Arc<TestPki>, eds: kezek_web::config::EdsConfig) -> TestApp {
+        let db = database(engine).await;
+        let data = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(Arc::new(tempfile::tempdir().unwrap())),
+        };
+        Self::launch(db, data, pki, Default::default(), eds, Vec::new()).await
+    }
+
+    /// The server started again on the same database and data folder with these signature
+    /// settings, as after a restart; the old one stops answering.
+    pub async fn restart(self, eds: kezek_web::config::EdsConfig) -> TestApp {
+        self.running.abort();
+        Self::launch(self._db, self._data, self.pki, Default::default(), eds, self.logins).await
+    }
+
+    async fn launch(
+        db: TestDatabase,
+        data: Option<Arc<tempfile::TempDir>>,
+        pki: Arc<TestPki>,
+        registries: kezek_web::config::RegistryConfig,
+        eds: kezek_web::config::EdsConfig,
+        earlier_logins: Vec<DemoLogin>,
+    ) -> TestApp {
         let config = ServerConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
-            data_dir: std::env::temp_dir(),
+            data_dir: data.as_ref().map_or_else(std::env::temp_dir, |d| d.path().to_path_buf()),
             catalog_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog"),
             database_url: None,
             no_demo: false,
             secure_cookies: false,
             log_format: "pretty".into(),
             registries,
-            eds: if with_roots {
-                pki.config.clone()
-            } else {
-                kezek_web::config::EdsConfig { no_eds_demo: true, ..Default::default() }
-            },
+            eds,
         };
         let config = match &db.target {
             kezek_store::DatabaseTarget::SqliteFile(p) => {
@@ -153,10 +221,24 @@ impl TestApp {
         };
         let clock = Arc::new(TestClock::default());
         let (state, logins) = kezek_web::prepare(&config, clock.clone()).await.expect("server prepares");
+        // A restart finds the demo data loaded: the logins are the first start's.
+        let logins = if logins.is_empty() { earlier_logins } else { logins };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = kezek_web::spawn(listener, state).unwrap();
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { tokens: Default::default(), clock, base: format!("http://{}", running.addr), state: running.state, logins, client, pki, _db: db }
+        TestApp {
+            tokens: Default::default(),
+            clock,
+            base: format!("http://{}", running.addr),
+            state: running.state,
+            running: running.handle,
+            logins,
+            client,
+            pki,
+            data_dir: config.data_dir,
+            _data: data,
+            _db: db,
+        }
     }
 
     /// Where the app's data lives, to open a second pool on it (another server).
