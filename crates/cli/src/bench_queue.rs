@@ -158,7 +158,7 @@ async fn bench_on(
     );
 
     let started = Instant::now();
-    let (summary, t) = kezek_web::queue::run_round_timed(db, &state.calendar, now, region, admin)
+    let (summary, t) = kezek_web::queue::run_round_timed(db, &state.calendar, now, region, Some(admin))
         .await
         .map_err(|p| anyhow::anyhow!("the round failed: {p:?}"))?;
     let total = started.elapsed();

@@ -234,7 +234,7 @@ async fn service_round(t: &TestDatabase) {
         .unwrap();
     tx.commit().await.unwrap();
     let calendar = kezek_catalog::calendars::load_calendar(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog")).unwrap();
-    let summary = kezek_web::queue::run_round(&db, &calendar, now, region, kezek_domain::access::UserId(admin)).await.unwrap();
+    let summary = kezek_web::queue::run_round(&db, &calendar, now, region, Some(kezek_domain::access::UserId(admin))).await.unwrap();
     assert!(summary.assigned > 100, "a round of 800 children places many");
 
     let export = tmp.path().join("export");

@@ -77,6 +77,13 @@ impl EntryPolicy {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepWaiting => "keep_waiting",
+            Self::Remove => "remove",
+        }
+    }
 }
 
 /// A region's queue rules.
@@ -338,6 +345,117 @@ pub fn epoch_seconds(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
+
+/// A region's norm of places per group, by age band: a kindergarten that declares a group
+/// below it is shown to the auditor. Stored as `band:places,...`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupNorms(Vec<(String, u32)>);
+
+/// The most places a norm may ask of one group.
+pub const MAX_GROUP_NORM: u32 = 60;
+
+impl GroupNorms {
+    /// Norms for some of `bands`, each between 1 and [`MAX_GROUP_NORM`] places.
+    pub fn new(norms: Vec<(String, u32)>, bands: &[Band]) -> Result<GroupNorms, SettingsError> {
+        for (band, places) in &norms {
+            if !bands.iter().any(|b| b.name() == band) {
+                return Err(SettingsError::UnknownBand(band.clone()));
+            }
+            if !(1..=MAX_GROUP_NORM).contains(places) {
+                return Err(SettingsError::NormOutOfRange { band: band.clone() });
+            }
+        }
+        Ok(GroupNorms(norms))
+    }
+
+    /// Reads the stored form; parts that do not parse are left out.
+    pub fn parse(text: &str) -> GroupNorms {
+        GroupNorms(
+            text.split(',')
+                .filter_map(|part| {
+                    let (band, places) = part.trim().split_once(':')?;
+                    Some((band.trim().to_owned(), places.trim().parse().ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn to_text(&self) -> String {
+        self.0.iter().map(|(b, n)| format!("{b}:{n}")).collect::<Vec<_>>().join(",")
+    }
+
+    pub fn of_band(&self, band: &str) -> Option<u32> {
+        self.0.iter().find(|(b, _)| b == band).map(|(_, n)| *n)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.0.iter().map(|(b, n)| (b.as_str(), *n))
+    }
+}
+
+/// The Almaty time of day at which a region's daily round starts on working days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundTime(Time);
+
+impl RoundTime {
+    /// `HH:MM`, 24-hour.
+    pub fn parse(s: &str) -> Result<RoundTime, SettingsError> {
+        let (h, m) = s.trim().split_once(':').ok_or(SettingsError::BadRoundTime)?;
+        let digits = |part: &str, len: std::ops::RangeInclusive<usize>| {
+            if len.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()) { part.parse::<u8>().ok() } else { None }
+        };
+        let (Some(h), Some(m)) = (digits(h, 1..=2), digits(m, 2..=2)) else { return Err(SettingsError::BadRoundTime) };
+        Time::from_hms(h, m, 0).map(RoundTime).map_err(|_| SettingsError::BadRoundTime)
+    }
+
+    pub fn time(self) -> Time {
+        self.0
+    }
+
+    /// Whether the round of the Almaty day of `local` is due: a working day, at or after the time.
+    pub fn is_due(self, calendar: &Calendar, local: PrimitiveDateTime) -> bool {
+        calendar.is_working_day(local.date()) && local.time() >= self.0
+    }
+}
+
+impl std::fmt::Display for RoundTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.0.hour(), self.0.minute())
+    }
+}
+
+/// The bounds of a region's queue settings.
+pub const MAX_PREFERENCES_LIMIT: usize = 20;
+
+/// Checks a referral term a region chooses: a few working or calendar days up to three months.
+pub fn check_referral_term(term: Term) -> Result<Term, SettingsError> {
+    let max = match term.unit {
+        DurationUnit::WorkingDays | DurationUnit::CalendarDays => 60,
+        DurationUnit::Months => 3,
+        DurationUnit::WorkingMinutes => return Err(SettingsError::TermUnit),
+    };
+    if (1..=max).contains(&term.amount) { Ok(term) } else { Err(SettingsError::TermOutOfRange { max }) }
+}
+
+/// A setting a regional administrator chose that the queue cannot work with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("age band {0} is not one of the region's bands")]
+    UnknownBand(String),
+    #[error("the norm of band {band} must be between 1 and 60 places")]
+    NormOutOfRange { band: String },
+    #[error("a referral term is counted in working days, calendar days or months")]
+    TermUnit,
+    #[error("the referral term must be between 1 and {max}")]
+    TermOutOfRange { max: u32 },
+    #[error("the number of preferred kindergartens must be between 1 and 20")]
+    PreferencesOutOfRange,
+    #[error("the round time is written HH:MM")]
+    BadRoundTime,
+    #[error("after a referral the child either keeps waiting or leaves the queue")]
+    Policy,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,5 +584,36 @@ mod tests {
         let d = input_digest(&[("a", "xy"), ("b", "z")]);
         assert_ne!(d, input_digest(&[("a", "x"), ("b", "yz")]));
         assert_ne!(d, input_digest(&[("a", "xy"), ("b", "Z")]));
+    }
+
+    #[test]
+    fn group_norms_round_trip_and_check_their_bands() {
+        let bands = parse_bands("1-2,2-3,3-4").unwrap();
+        let norms = GroupNorms::parse("1-2:10, 2-3:15,bad,3-4:x");
+        assert_eq!(norms.to_text(), "1-2:10,2-3:15");
+        assert_eq!(norms.of_band("2-3"), Some(15));
+        assert_eq!(GroupNorms::new(vec![("4-5".into(), 20)], &bands), Err(SettingsError::UnknownBand("4-5".into())));
+        assert_eq!(GroupNorms::new(vec![("1-2".into(), 0)], &bands), Err(SettingsError::NormOutOfRange { band: "1-2".into() }));
+        assert_eq!(GroupNorms::new(vec![("1-2".into(), 61)], &bands), Err(SettingsError::NormOutOfRange { band: "1-2".into() }));
+        assert!(GroupNorms::new(vec![("1-2".into(), 60)], &bands).is_ok());
+    }
+
+    #[test]
+    fn round_times_are_hours_and_minutes() {
+        assert_eq!(RoundTime::parse("09:30").unwrap().to_string(), "09:30");
+        assert_eq!(RoundTime::parse("7:05").unwrap().to_string(), "07:05");
+        for bad in ["24:00", "12:60", "1230", "", "12:5:0", "-1:00", "12:005"] {
+            assert_eq!(RoundTime::parse(bad), Err(SettingsError::BadRoundTime), "{bad}");
+        }
+    }
+
+    #[test]
+    fn referral_terms_stay_within_bounds() {
+        let t = |amount, unit| check_referral_term(Term { amount, unit });
+        assert!(t(5, DurationUnit::WorkingDays).is_ok());
+        assert!(t(1, DurationUnit::Months).is_ok());
+        assert_eq!(t(4, DurationUnit::Months), Err(SettingsError::TermOutOfRange { max: 3 }));
+        assert_eq!(t(0, DurationUnit::CalendarDays), Err(SettingsError::TermOutOfRange { max: 60 }));
+        assert_eq!(t(30, DurationUnit::WorkingMinutes), Err(SettingsError::TermUnit));
     }
 }

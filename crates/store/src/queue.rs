@@ -19,6 +19,23 @@ pub struct QueueSettingsRow {
     pub referral_term_unit: String,
     pub on_decline: String,
     pub on_expiry: String,
+    /// `band:places,...`: below these a declared group is shown to the auditor.
+    pub group_norms: String,
+    /// `HH:MM` Almaty time of the daily round on working days; none when rounds start by hand.
+    pub round_time: Option<String>,
+}
+
+/// What a regional administrator changes of the region's queue settings (the bands and the
+/// ranking come from the regulation and are not among them).
+#[derive(Debug, Clone)]
+pub struct QueueSettingsUpdate<'a> {
+    pub max_preferences: i64,
+    pub referral_term_amount: i64,
+    pub referral_term_unit: &'a str,
+    pub on_decline: &'a str,
+    pub on_expiry: &'a str,
+    pub group_norms: &'a str,
+    pub round_time: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
@@ -379,7 +396,8 @@ macro_rules! entry_select {
 impl Db {
     pub async fn queue_settings(&self, region: i64) -> Result<Option<QueueSettingsRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT region_id, max_preferences, bands, ranking, referral_term_amount, referral_term_unit, on_decline, on_expiry \
+            "SELECT region_id, max_preferences, bands, ranking, referral_term_amount, referral_term_unit, on_decline, on_expiry, \
+             group_norms, round_time \
              FROM queue_settings WHERE region_id = $1").bind(region).fetch_optional(p).await)?)
     }
 
@@ -486,12 +504,18 @@ impl Db {
              WHERE region_id = $1 AND seq > $2 ORDER BY seq LIMIT $3").bind(region).bind(after).bind(limit).fetch_all(p).await)?)
     }
 
+    /// The regions whose rounds start on a schedule: (region, `HH:MM`).
+    pub async fn scheduled_round_regions(&self) -> Result<Vec<(i64, String)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT region_id, round_time FROM queue_settings WHERE round_time IS NOT NULL ORDER BY region_id").fetch_all(p).await)?)
+    }
+
     /// The region's queue settings with its queue-log head's sequence number and its places
     /// version, in one query: what a position read checks its cached index against.
     pub async fn queue_version(&self, region: i64) -> Result<Option<QueueVersionRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
             "SELECT COALESCE(h.seq, 0) AS seq, s.places_version, s.region_id, s.max_preferences, s.bands, s.ranking, \
-             s.referral_term_amount, s.referral_term_unit, s.on_decline, s.on_expiry \
+             s.referral_term_amount, s.referral_term_unit, s.on_decline, s.on_expiry, s.group_norms, s.round_time \
              FROM queue_settings s LEFT JOIN queue_log_head h ON h.region_id = s.region_id WHERE s.region_id = $1")
             .bind(region).fetch_optional(p).await)?)
     }
@@ -649,6 +673,39 @@ impl WriteTx {
                  WHERE e.region_id = $1 AND pc.status = 'confirmed' AND pc.expires_on < $2 ORDER BY pc.id LIMIT $4) \
              RETURNING id, entry_id")
             .bind(region).bind(today).bind(now).bind(limit).fetch_all(c).await)?)
+    }
+
+    pub async fn update_queue_settings(&mut self, region: i64, u: &QueueSettingsUpdate<'_>) -> Result<bool> {
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE queue_settings SET max_preferences = $2, referral_term_amount = $3, referral_term_unit = $4, \
+             on_decline = $5, on_expiry = $6, group_norms = $7, round_time = $8 WHERE region_id = $1")
+            .bind(region).bind(u.max_preferences).bind(u.referral_term_amount).bind(u.referral_term_unit)
+            .bind(u.on_decline).bind(u.on_expiry).bind(u.group_norms).bind(u.round_time)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Takes the scheduled round of `day` for this server, unless another took it (or the
+    /// region has no schedule); returns the day taken before, to give it back with
+    /// [`WriteTx::give_back_scheduled_round`] if the round cannot run.
+    pub async fn take_scheduled_round(&mut self, region: i64, day: Date) -> Result<Option<Option<Date>>> {
+        let before: Option<Option<Date>> = on_tx!(&mut self.tx, c => sqlx::query_scalar(
+            "SELECT scheduled_round_on FROM queue_settings WHERE region_id = $1 AND round_time IS NOT NULL \
+             AND (scheduled_round_on IS NULL OR scheduled_round_on < $2)")
+            .bind(region).bind(day).fetch_optional(c).await)?;
+        let Some(before) = before else { return Ok(None) };
+        let n = on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE queue_settings SET scheduled_round_on = $2 WHERE region_id = $1 \
+             AND (scheduled_round_on IS NULL OR scheduled_round_on < $2)")
+            .bind(region).bind(day).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok((n == 1).then_some(before))
+    }
+
+    pub async fn give_back_scheduled_round(&mut self, region: i64, day: Date, before: Option<Date>) -> Result<()> {
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "UPDATE queue_settings SET scheduled_round_on = $3 WHERE region_id = $1 AND scheduled_round_on = $2")
+            .bind(region).bind(day).bind(before).execute(c).await.map(|_| ()))?;
+        Ok(())
     }
 
     /// Takes the region's round lock for `token` until `until`, unless a live round holds it.

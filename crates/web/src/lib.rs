@@ -302,6 +302,29 @@ pub async fn run_expiry_job(state: AppState) {
     }
 }
 
+/// How often the server looks for scheduled rounds that are due.
+const ROUNDS_EVERY: Duration = Duration::from_secs(60);
+
+/// Starts each region's scheduled round once per working day, forever. Several servers may run
+/// it: the day's round is taken by one (see `queue::run_due_rounds`).
+pub async fn run_round_scheduler(state: AppState) {
+    let mut tick = tokio::time::interval(ROUNDS_EVERY);
+    loop {
+        tick.tick().await;
+        match queue::run_due_rounds(&state.db, &state.calendar, state.clock.now()).await {
+            Ok(started) => {
+                for (region, outcome) in started {
+                    match outcome {
+                        Ok(r) => tracing::info!(region, round = r.round_id, assigned = r.assigned, "scheduled round ran"),
+                        Err(p) => tracing::warn!(region, status = p.status.as_u16(), "scheduled round could not run; it is tried again"),
+                    }
+                }
+            }
+            Err(p) => tracing::error!(status = p.status.as_u16(), "round scheduler failed"),
+        }
+    }
+}
+
 /// How often the server looks for regions whose queue-log head of the Almaty day is not yet
 /// published: the head of a day is signed within this time after midnight (or after start-up).
 const HEADS_EVERY: Duration = Duration::from_secs(600);
@@ -330,6 +353,7 @@ pub async fn run_head_publisher(state: AppState) {
 pub async fn serve_until_shutdown(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     tokio::spawn(run_expiry_job(state.clone()));
     tokio::spawn(run_head_publisher(state.clone()));
+    tokio::spawn(run_round_scheduler(state.clone()));
     if let Some(d) = &state.crl_distribution {
         d.keep_fresh();
     }

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{accounts, applications, directory, queue, queue_log};
+use crate::api::{accounts, applications, directory, queue, queue_log, queue_settings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +16,7 @@ use crate::api::{accounts, applications, directory, queue, queue_log};
         queue::register, queue::registration, queue::my_registrations, queue::change, queue::claim, queue::decide_claim, queue::region_claims,
         queue::positions, queue::explain, queue::start_round, queue::run_expiry, queue::accept, queue::decline, queue::enrol,
         queue::refuse, queue::categories, queue::places, queue::stats, queue::round, queue::honesty, queue::events_since,
-        queue::log_proofs,
+        queue::log_proofs, queue_settings::get_settings, queue_settings::put_settings,
         queue_log::entries, queue_log::head, queue_log::heads, queue_log::proof,
         applications::services, applications::service, applications::file, applications::refuse_intake, applications::act, applications::application,
         applications::my_applications, applications::work_list,

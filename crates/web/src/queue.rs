@@ -15,7 +15,7 @@ use kezek_domain::allocation::{
 use kezek_domain::calendar::{Calendar, utc_to_almaty};
 use kezek_domain::duration::{DurationUnit, Term};
 use kezek_domain::identity::Iin;
-use kezek_domain::queue::{
+use kezek_domain::queue::{RoundTime, 
     self, Channel, EntryPolicy, QueueSettings, Relation, RegistrationError, Standing, band_on_start, child_ref,
     school_year_start,
 };
@@ -493,7 +493,8 @@ pub async fn snapshot(db: &Db, region: i64, settings: &QueueSettings, now: Offse
 /// Runs an allocation round for a region: takes the region's round lock (409 when another round
 /// runs), allocates, and in one transaction records the round, issues the referrals, moves the
 /// children and appends the log events; the lock is released whatever happens.
-pub async fn run_round(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId) -> Result<RoundSummary, Problem> {
+/// Runs a round for the region, started by its administrator `by`, or by its schedule (`None`).
+pub async fn run_round(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: Option<UserId>) -> Result<RoundSummary, Problem> {
     run_round_timed(db, calendar, now, region, by).await.map(|(summary, _)| summary)
 }
 
@@ -508,10 +509,10 @@ pub struct RoundTimings {
 }
 
 /// [`run_round`], also telling how long each phase took.
-pub async fn run_round_timed(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId) -> Result<(RoundSummary, RoundTimings), Problem> {
+pub async fn run_round_timed(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: Option<UserId>) -> Result<(RoundSummary, RoundTimings), Problem> {
     let settings = load_settings(db, region).await?;
     let token = new_token();
-    let mut tx = db.begin_write(Some(by), now).await?;
+    let mut tx = db.begin_write(by, now).await?;
     if !tx.take_round_lock(region, &token, now + ROUND_LEASE).await? {
         return Err(conflict("problem-round-running"));
     }
@@ -521,7 +522,7 @@ pub async fn run_round_timed(db: &Db, calendar: &Calendar, now: OffsetDateTime, 
 
     let outcome = allocate_and_issue(db, calendar, now, region, by, &settings, &token).await;
     if outcome.is_err() {
-        let mut tx = db.begin_write(Some(by), now).await?;
+        let mut tx = db.begin_write(by, now).await?;
         tx.release_round_lock(region, &token).await?;
         tx.audit(AuditRecord { action: "round.failed", object_type: "region", object_id: region.to_string(),
             organization_id: None, details: json!({}) }).await?;
@@ -530,7 +531,7 @@ pub async fn run_round_timed(db: &Db, calendar: &Calendar, now: OffsetDateTime, 
     outcome
 }
 
-async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: UserId, settings: &QueueSettings, token: &str) -> Result<(RoundSummary, RoundTimings), Problem> {
+async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, region: i64, by: Option<UserId>, settings: &QueueSettings, token: &str) -> Result<(RoundSummary, RoundTimings), Problem> {
     let mut timings = RoundTimings::default();
     let started = std::time::Instant::now();
     let (files, instance) = snapshot(db, region, settings, now).await?;
@@ -553,7 +554,7 @@ async fn allocate_and_issue(db: &Db, calendar: &Calendar, now: OffsetDateTime, r
         .map(|g| (instance.group_id(g).0 as i64, instance.group_kindergarten(g).0 as i64))
         .collect();
 
-    let mut tx = db.begin_write(Some(by), now).await?;
+    let mut tx = db.begin_write(by, now).await?;
     let round = tx.insert_round(&NewRound {
         region_id: region,
         started_at: now,
@@ -716,6 +717,40 @@ pub async fn enrol(db: &Db, now: OffsetDateTime, referral_id: i64, by: UserId, c
         organization_id: None, details: json!({ "group": referral.group_id }) }).await?;
     tx.commit().await?;
     Ok(entry.id)
+}
+
+/// Starts the rounds that regions' schedules make due: on a working day, at or after the
+/// region's round time (Almaty), once per day whatever the number of servers running this. A
+/// round that cannot run (another round holds the lock, say) gives its day back, so the next
+/// call tries again. Returns each started round's outcome.
+pub async fn run_due_rounds(db: &Db, calendar: &Calendar, now: OffsetDateTime) -> Result<Vec<(i64, Result<RoundSummary, Problem>)>, Problem> {
+    let local = utc_to_almaty(now);
+    let mut started = Vec::new();
+    for (region, time) in db.scheduled_round_regions().await? {
+        let Ok(time) = RoundTime::parse(&time) else {
+            tracing::error!(region, "the region's round time is not valid");
+            continue;
+        };
+        if !time.is_due(calendar, local) {
+            continue;
+        }
+        let day = local.date();
+        let mut tx = db.begin_write(None, now).await?;
+        let Some(before) = tx.take_scheduled_round(region, day).await? else { continue };
+        tx.audit(AuditRecord { action: "round.scheduled", object_type: "region", object_id: region.to_string(),
+            organization_id: None, details: json!({ "day": day.to_string(), "time": time.to_string() }) }).await?;
+        tx.commit().await?;
+        let outcome = run_round(db, calendar, now, region, None).await;
+        if outcome.is_err() {
+            let mut tx = db.begin_write(None, now).await?;
+            tx.give_back_scheduled_round(region, day, before).await?;
+            tx.audit(AuditRecord { action: "round.scheduled_postponed", object_type: "region", object_id: region.to_string(),
+                organization_id: None, details: json!({ "day": day.to_string() }) }).await?;
+            tx.commit().await?;
+        }
+        started.push((region, outcome));
+    }
+    Ok(started)
 }
 
 /// What one expiry run did.

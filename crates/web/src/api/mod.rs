@@ -15,6 +15,7 @@ pub mod applications;
 pub mod directory;
 pub mod queue_log;
 pub mod queue;
+pub mod queue_settings;
 
 /// A JSON body whose rejections (syntax, unknown fields, wrong types, size) are problems in the
 /// requester's language.
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/me/registrations", get(queue::my_registrations))
         .route("/regions/{id}/rounds", post(queue::start_round))
         .route("/regions/{id}/expiry", post(queue::run_expiry))
+        .route("/regions/{id}/queue-settings", get(queue_settings::get_settings).put(queue_settings::put_settings))
         .route("/regions/{id}/priority-categories", get(queue::categories))
         .route("/regions/{id}/places", get(queue::places))
         .route("/regions/{id}/queue-stats", get(queue::stats))

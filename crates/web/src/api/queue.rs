@@ -613,7 +613,7 @@ pub async fn positions(State(state): State<AppState>, ApiUser(me): ApiUser, Path
     responses((status = 201, body = RoundSummary), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody)))]
 pub async fn start_round(State(state): State<AppState>, ApiUser(me): ApiUser, Path(region): Path<i64>) -> Result<(StatusCode, Json<RoundSummary>), Problem> {
     authorize(&me.principal, Action::ManageQueue(RegionId(region))).map_err(|_| Problem::forbidden())?;
-    let summary = service::run_round(&state.db, &state.calendar, state.clock.now(), region, me.user_id()).await?;
+    let summary = service::run_round(&state.db, &state.calendar, state.clock.now(), region, Some(me.user_id())).await?;
     Ok((StatusCode::CREATED, Json(summary)))
 }
 
@@ -836,15 +836,6 @@ pub struct HonestyReport {
     pub findings: Vec<Finding>,
 }
 
-fn norms_of(text: &str) -> Vec<(String, i64)> {
-    text.split(',')
-        .filter_map(|part| {
-            let (band, places) = part.trim().split_once(':')?;
-            Some((band.to_owned(), places.trim().parse().ok()?))
-        })
-        .collect()
-}
-
 /// What an auditor looks for: groups declared below the regional norm, enrolled counts raised
 /// by hand, enrolments without a referral, children enrolled twice, referrals no round issued,
 /// and rounds whose referrals fail the independent check.
@@ -854,10 +845,10 @@ pub async fn honesty(State(state): State<AppState>, ApiUser(me): ApiUser, Path(r
     authorize(&me.principal, Action::ReadAudit(RegionId(region))).map_err(|_| Problem::forbidden())?;
     let db = &state.db;
     let mut findings = Vec::new();
-    let norms = norms_of(&db.group_norms(region).await?.unwrap_or_default());
+    let norms = kezek_domain::queue::GroupNorms::parse(&db.group_norms(region).await?.unwrap_or_default());
     for g in db.group_capacities(region).await? {
-        if let Some((_, norm)) = norms.iter().find(|(b, _)| *b == g.age_band)
-            && g.capacity < *norm
+        if let Some(norm) = norms.of_band(&g.age_band)
+            && g.capacity < i64::from(norm)
         {
             findings.push(Finding::new("group_below_norm", "group", g.group_id,
                 serde_json::json!({ "band": g.age_band, "capacity": g.capacity, "norm": norm }),
