@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/regions/{id}/claims", get(staff_pages::claims))
         .route("/claims/{id}/decision", post(staff_pages::decide_claim))
         .route("/regions/{id}/honesty", get(staff_pages::honesty))
+        .route("/regions/{id}/settings", get(staff_pages::settings).post(staff_pages::save_settings))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api)

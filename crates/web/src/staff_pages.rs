@@ -27,7 +27,8 @@ use crate::pages::{
 };
 use crate::queue::ClaimDecision;
 use crate::problem::Problem;
-use crate::queue_pages::FormState;
+use crate::api::queue_settings::{self as api_s, QueueSettingsChoice, QueueSettingsView, ReferralTerm};
+use crate::queue_pages::{Choice, FormState};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------------------
@@ -614,6 +615,155 @@ pub async fn honesty(State(state): State<AppState>, Visitor(visitor): Visitor, P
     .await;
     match page {
         Ok(page) => render(page, StatusCode::OK),
+        Err(p) => problem_page(Some(&me), p),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regional administrator: the region's queue settings
+
+#[derive(Template)]
+#[template(path = "queue_settings.html")]
+struct SettingsPage {
+    t: Tr,
+    back: String,
+    user_name: Option<String>,
+    csrf: String,
+    form: FormState,
+    notice: Option<String>,
+    region_id: i64,
+    region_name: String,
+    bands: String,
+    ranking: String,
+    units: Vec<Choice>,
+    policies: Vec<Choice>,
+    /// (field name, label) of each band's norm.
+    norm_fields: Vec<(String, String)>,
+}
+
+fn norm_field(band: &str) -> String {
+    format!("norm-{band}")
+}
+
+/// The form's values as the settings are now.
+fn settings_fields(s: &QueueSettingsView) -> Fields {
+    let c = &s.chosen;
+    let mut f = Fields::empty();
+    f.set("referral_term_amount", c.referral_term.amount.to_string());
+    f.set("referral_term_unit", c.referral_term.unit.clone());
+    f.set("on_decline", c.on_decline.clone());
+    f.set("on_expiry", c.on_expiry.clone());
+    f.set("max_preferences", c.max_preferences.to_string());
+    f.set("round_time", c.round_time.clone().unwrap_or_default());
+    for (band, n) in &c.group_norms {
+        f.set(&norm_field(band), n.to_string());
+    }
+    f
+}
+
+async fn settings_page(state: &AppState, me: &Authenticated, region: i64, values: Option<Fields>, errors: Vec<FieldError>, notice: Option<String>) -> Result<SettingsPage, Problem> {
+    authorize(&me.principal, Action::ManageQueue(RegionId(region))).map_err(|_| Problem::forbidden())?;
+    let regions = state.db.regions().await?;
+    let r = regions.iter().find(|r| r.id == region).ok_or_else(Problem::not_found)?;
+    let Json(settings) = api_s::get_settings(State(state.clone()), Path(region)).await?;
+    let (user_name, csrf) = chrome(Some(me));
+    Ok(SettingsPage {
+        t: Tr::current(),
+        back: format!("/regions/{region}/settings"),
+        user_name,
+        csrf,
+        form: FormState::new(values.unwrap_or_else(|| settings_fields(&settings)), errors),
+        notice,
+        region_id: region,
+        region_name: region_name(r),
+        bands: settings.bands.join(", "),
+        ranking: settings.ranking.clone(),
+        units: ["working_days", "calendar_days", "months"].iter().map(|u| Choice::new(*u, msg(&format!("settings-unit-{u}"), &[]))).collect(),
+        policies: ["keep_waiting", "remove"].iter().map(|p| Choice::new(*p, msg(&format!("settings-policy-{p}"), &[]))).collect(),
+        norm_fields: settings.bands.iter().map(|b| (norm_field(b), msg("settings-norm-of", &[("band", b.clone())]))).collect(),
+    })
+}
+
+async fn settings_response(state: &AppState, me: &Authenticated, region: i64, values: Option<Fields>, errors: Vec<FieldError>, notice: Option<String>, status: StatusCode) -> Response {
+    match settings_page(state, me, region, values, errors, notice).await {
+        Ok(page) => render(page, status),
+        Err(p) => problem_page(Some(me), p),
+    }
+}
+
+/// `GET /regions/{id}/settings`: the region's queue settings in a form.
+pub async fn settings(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>) -> Response {
+    match signed_in(visitor) {
+        Ok(me) => settings_response(&state, &me, region, None, Vec::new(), None, StatusCode::OK).await,
+        Err(r) => r,
+    }
+}
+
+/// Reads the form into the API's request; what is not a number is the page's own error.
+fn settings_choice(f: &Fields, bands: &[String]) -> Result<QueueSettingsChoice, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut number = |field: &str| -> u32 {
+        f.trimmed(field).parse().unwrap_or_else(|_| {
+            errors.push(own_error(field, "settings-not-a-number"));
+            0
+        })
+    };
+    let amount = number("referral_term_amount");
+    let max_preferences = number("max_preferences");
+    let mut group_norms = std::collections::BTreeMap::new();
+    for band in bands {
+        let field = norm_field(band);
+        if !f.trimmed(&field).is_empty() {
+            group_norms.insert(band.clone(), number(&field));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let round_time = Some(f.trimmed("round_time")).filter(|t| !t.is_empty());
+    Ok(QueueSettingsChoice {
+        max_preferences: max_preferences as usize,
+        referral_term: ReferralTerm { amount, unit: f.trimmed("referral_term_unit") },
+        on_decline: f.trimmed("on_decline"),
+        on_expiry: f.trimmed("on_expiry"),
+        group_norms,
+        round_time,
+    })
+}
+
+/// The form field an API refusal is about.
+fn settings_field(api_field: Option<&str>) -> &'static str {
+    match api_field {
+        Some("referral_term") => "referral_term_amount",
+        Some("max_preferences") => "max_preferences",
+        Some("on_decline") => "on_decline",
+        Some("on_expiry") => "on_expiry",
+        Some("round_time") => "round_time",
+        _ => "group_norms",
+    }
+}
+
+/// `POST /regions/{id}/settings`: saves the settings through the API's handler.
+pub async fn save_settings(State(state): State<AppState>, Visitor(visitor): Visitor, Path(region): Path<i64>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let (me, fields) = match signed_form(visitor, form) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let bands = match api_s::get_settings(State(state.clone()), Path(region)).await {
+        Ok(Json(s)) => s.bands,
+        Err(p) => return problem_page(Some(&me), p),
+    };
+    let choice = match settings_choice(&fields, &bands) {
+        Ok(c) => c,
+        Err(errors) => return settings_response(&state, &me, region, Some(fields), errors, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    match api_s::put_settings(State(state.clone()), ApiUser(me.clone()), Path(region), ApiJson(choice)).await {
+        Ok(_) => settings_response(&state, &me, region, None, Vec::new(), Some(msg("settings-saved", &[])), StatusCode::OK).await,
+        Err(p) if p.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let mut e = field_error(&p, "group_norms");
+            e.field = settings_field(p.field).to_owned();
+            settings_response(&state, &me, region, Some(fields), vec![e], None, p.status).await
+        }
         Err(p) => problem_page(Some(&me), p),
     }
 }

@@ -17,6 +17,7 @@ on_both_engines!(
     a_representative_registers_through_the_form_only_with_the_parents_power_of_attorney,
     reviewers_decide_the_claims_of_their_own_region_and_the_family_sees_the_decision,
     the_honesty_page_puts_each_finding_in_the_readers_language,
+    the_regional_administrator_sets_the_queue_settings_on_a_page,
 );
 
 fn cookie_from(r: &reqwest::Response, name: &str) -> Option<String> {
@@ -563,4 +564,50 @@ async fn the_honesty_page_puts_each_finding_in_the_readers_language(app: &TestAp
     let (_, ru) = ru.get(app, &format!("/regions/{region}/honesty")).await;
     assert!(ru.contains(&format!("Вместимость {} меньше региональной нормы {norm} для возрастной группы {}.", norm - 1, small.age_band)), "{ru}");
     assert!(ru.contains(&format!("зачисленных {} → {} без зачисления", raised.enrolled, raised.enrolled + 1)), "{ru}");
+}
+
+async fn the_regional_administrator_sets_the_queue_settings_on_a_page(app: &TestApp) {
+    let region = almaty_id(app).await;
+    let path = format!("/regions/{region}/settings");
+    let head = sign_in(app, &app.iin_of("kindergarten_head", 0), "en").await;
+    assert_eq!(head.get(app, &path).await.0, 403);
+    let other_admin = sign_in(app, &app.iin_of("regional_admin", 1), "en").await;
+    assert_eq!(other_admin.get(app, &path).await.0, 403, "only the region's own administrator");
+
+    let admin = sign_in(app, &app.iin_of("regional_admin", 0), "ru").await;
+    let (s, page) = admin.get(app, &format!("/regions/{region}/rounds")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains(&format!("href=\"{path}\"")), "the rounds page links the settings");
+    let (s, page) = admin.get(app, &path).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Настройки очереди") && page.contains("name=\"norm-3-4\""), "{page}");
+
+    let valid = [
+        ("referral_term_amount", "1"), ("referral_term_unit", "months"), ("on_decline", "keep_waiting"), ("on_expiry", "remove"),
+        ("max_preferences", "3"), ("norm-3-4", "25"), ("round_time", "10:00"),
+    ];
+    // Not a number: the page's own error, against its field; a wrong time: the API's, in Russian.
+    let mut wrong = valid.to_vec();
+    wrong[4] = ("max_preferences", "три");
+    let (s, page) = admin.post(app, &path, &wrong).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#max_preferences\">") && page.contains("Введите целое число"), "{page}");
+    let mut wrong = valid.to_vec();
+    wrong[6] = ("round_time", "25:61");
+    let (s, page) = admin.post(app, &path, &wrong).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#round_time\">") && page.contains("ЧЧ:ММ"), "{page}");
+    assert!(page.contains("value=\"25:61\""), "what was typed is kept");
+    let (_, unchanged) = app.get(&format!("/api/v1/regions/{region}/queue-settings"), None).await;
+    assert!(unchanged["round_time"].is_null());
+
+    let (s, page) = admin.post(app, &path, &valid).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Настройки сохранены"), "{page}");
+    let (_, saved) = app.get(&format!("/api/v1/regions/{region}/queue-settings"), None).await;
+    assert_eq!(saved["referral_term"], serde_json::json!({"amount": 1, "unit": "months"}));
+    assert_eq!(saved["on_expiry"], "remove");
+    assert_eq!(saved["max_preferences"], 3);
+    assert_eq!(saved["group_norms"], serde_json::json!({"3-4": 25}), "an empty norm is no norm");
+    assert_eq!(saved["round_time"], "10:00");
 }
