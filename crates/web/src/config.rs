@@ -197,6 +197,17 @@ mod tests {
     }
 
     #[test]
+    fn crl_urls_must_be_plain_http_and_each_is_fetched_once() {
+        let urls = |list: &[&str]| EdsConfig { eds_crl_urls: list.iter().map(|u| u.to_string()).collect(), ..EdsConfig::default() }.crl_urls();
+        let two = ["http://crl.pki.gov.kz/nca_rsa.crl", "http://crl.pki.gov.kz/nca_d_rsa.crl"];
+        assert_eq!(urls(&[two[0], two[1], two[0], ""]).unwrap(), two);
+        let e = urls(&["https://u:s3cret@crl.pki.gov.kz/nca_rsa.crl"]).unwrap_err().to_string();
+        assert!(e.contains("--eds-crl-url") && !e.contains("s3cret"), "{e}");
+        let d = EdsConfig { eds_roots: Some("/roots".into()), eds_crl_urls: vec!["http://u:s3cret@crl.local/a.crl".into()], ..EdsConfig::default() }.describe();
+        assert!(d.contains("eds_crl_urls=[http://***@crl.local/a.crl]") && d.contains("eds_crl_refresh_secs=3600"), "{d}");
+    }
+
+    #[test]
     fn the_banner_shows_no_password_of_the_gateway_url() {
         let c = RegistryConfig { gateway_url: Some("https://kezek:s3cret@gw.local:8443/registries".into()), ..RegistryConfig::default() };
         let d = c.describe();
@@ -286,15 +297,17 @@ impl EdsConfig {
 
     /// The distribution point URLs, each checked: plain `http://` with a host (CRLs are signed,
     /// so CAs publish them over HTTP; the server's HTTP client speaks no TLS).
+    /// A URL given twice is fetched once.
     pub fn crl_urls(&self) -> anyhow::Result<Vec<String>> {
-        self.eds_crl_urls
-            .iter()
-            .filter(|u| !u.trim().is_empty())
-            .map(|u| {
-                crate::crl_distribution::check_url(u)
-                    .map_err(|_| anyhow::anyhow!("--eds-crl-url {}: must be an http:// URL with a host", redact_userinfo(u.trim())))
-            })
-            .collect()
+        let mut urls: Vec<String> = Vec::new();
+        for u in self.eds_crl_urls.iter().filter(|u| !u.trim().is_empty()) {
+            let url = crate::crl_distribution::check_url(u)
+                .map_err(|_| anyhow::anyhow!("--eds-crl-url {}: must be an http:// URL with a host", redact_userinfo(u.trim())))?;
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        Ok(urls)
     }
 
     /// How the server fetches the distribution points, its cache inside `data_dir`.
