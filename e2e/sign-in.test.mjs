@@ -114,9 +114,9 @@ test('without JavaScript the forms still sign in, refuse and sign out', async ()
   const head = demoLogin(server, 'kindergarten_head', 1);
   const { context, page } = await loginPageIn(lang, { javaScriptEnabled: false });
   try {
-    // The one script is the optional NCALayer adapter of EDS login; without it that form stays hidden.
+    // The one script is the optional NCALayer adapter (EDS login here); without it that form stays hidden.
     const scripts = await page.locator('script').evaluateAll((all) => all.map((s) => s.getAttribute('src')));
-    assert.deepEqual(scripts, ['/static/eds-login.js'], 'the pages ship no other script');
+    assert.deepEqual(scripts, ['/static/eds.js'], 'the pages ship no other script');
     assert.equal(await page.locator('#eds-login').isVisible(), false, 'no EDS button that cannot work');
     await submitSignIn(page, m, head.iin, 'not-the-password');
     const summary = page.locator('#error-summary');

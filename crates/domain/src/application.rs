@@ -146,6 +146,10 @@ pub struct Route {
     intake: Option<RouteStep>,
     /// The information system performs every step: see [`Route::automated`].
     automated: bool,
+    /// The grounds the channel's steps before registration may refuse on (the portal's check of
+    /// the applicant's EDS: 000 R1 §14 condition 2, 003 §13(6)–(7), 004 App. 3 T3 a1): on an
+    /// automated route the information system refuses on them before any journal number.
+    arrival_grounds: Vec<String>,
 }
 
 impl Route {
@@ -183,6 +187,7 @@ impl Route {
             results,
             intake: None,
             automated: false,
+            arrival_grounds: Vec::new(),
         })
     }
 
@@ -197,6 +202,18 @@ impl Route {
 
     pub fn is_automated(&self) -> bool {
         self.automated
+    }
+
+    /// The same route with the grounds its channel refuses on before registration, as a route
+    /// kept with an application names them ([`Route::arrival_grounds`]).
+    pub fn with_arrival_grounds(mut self, grounds: Vec<String>) -> Route {
+        self.arrival_grounds = grounds;
+        self
+    }
+
+    /// The grounds the channel's steps before registration may refuse on.
+    pub fn arrival_grounds(&self) -> &[String] {
+        &self.arrival_grounds
     }
 
     /// The route of channel `channel` of `edition`: the steps that close a milestone, in order.
@@ -216,7 +233,15 @@ impl Route {
             .ok_or_else(|| RouteError::NoChannel(channel.to_owned()))?;
         let mut steps = Vec::new();
         let mut intake = None;
+        let mut arrival_grounds: Vec<String> = Vec::new();
         for s in &ch.steps {
+            if steps.is_empty() && s.closes.is_none() {
+                for g in &s.may_refuse {
+                    if !arrival_grounds.contains(g) {
+                        arrival_grounds.push(g.clone());
+                    }
+                }
+            }
             let Some(closes) = s.closes else {
                 // A person's refusing step before registration is the intake (002 R1 §10).
                 if let (true, true, Performer::Role(role)) =
@@ -256,6 +281,7 @@ impl Route {
         }
         let mut route = Route::new(service, version, channel, steps, results)?;
         route.intake = intake;
+        route.arrival_grounds = arrival_grounds;
         Ok(route)
     }
 
@@ -863,6 +889,8 @@ impl Filed {
 
     /// Refuses before registration, where the registration step may refuse (an incomplete
     /// package at the State Corporation: 002 R1 §10, refusal receipt by the Standard's form).
+    /// On an automated route the information system also refuses on the channel's arrival
+    /// grounds (the applicant's EDS not confirmed on the portal), before any journal number.
     pub fn refuse<'a>(
         self,
         by: impl Into<Actor<'a>>,
@@ -870,7 +898,18 @@ impl Filed {
         grounds: &str,
     ) -> Result<Refused, Rejected<Filed>> {
         let by: Actor<'_> = by.into();
-        match end_refused(&self.case, None, by, at, grounds) {
+        let route = &self.case.route;
+        let on_arrival = route.automated
+            && matches!(by, Actor::System)
+            && route.arrival_grounds.iter().any(|g| g == grounds);
+        let refused = if on_arrival {
+            self.case
+                .check_actor(by, at)
+                .map(|role| refused_by(&self.case, None, by, role, at, grounds))
+        } else {
+            end_refused(&self.case, None, by, at, grounds)
+        };
+        match refused {
             Ok(refused) => Ok(refused),
             Err(e) => Err(reject(self, e)),
         }
@@ -1175,6 +1214,18 @@ fn end_refused(
 ) -> Result<Refused, TransitionError> {
     let role = case.check_actor(by, at)?;
     check_grounds(case, grounds)?;
+    Ok(refused_by(case, receipt, by, role, at, grounds))
+}
+
+/// The refusal, recorded on the open step, once who and why are checked.
+fn refused_by(
+    case: &Case,
+    receipt: Option<&Receipt>,
+    by: Actor<'_>,
+    role: Performer,
+    at: PrimitiveDateTime,
+    grounds: &str,
+) -> Refused {
     let mut case = case.clone();
     let step = case.open_step();
     case.record(
@@ -1186,12 +1237,12 @@ fn end_refused(
         },
     );
     case.finished(at);
-    Ok(Refused {
+    Refused {
         case,
         receipt: receipt.cloned(),
         grounds: grounds.to_owned(),
         step,
-    })
+    }
 }
 
 fn check_grounds(case: &Case, grounds: &str) -> Result<(), TransitionError> {
@@ -2291,4 +2342,47 @@ mod tests {
         let grant = Command::Decide(Decision::Grant { result: "queue_notification".into() });
         assert!(matches!(registered.act(grant, Actor::System, at, kz()).unwrap_err().error, TransitionError::OutOfOrder { .. }));
     }
+
+    /// The portal's check of the applicant's EDS comes before registration in every S1 text
+    /// that has one (000 R1 §14 condition 2, 003 §13(6)–(7), 004 App. 3 T3 a1, T4 a1): on the
+    /// automated route the system refuses there, with no journal number; on no other ground,
+    /// and never on a route people walk.
+    #[test]
+    fn an_automated_s1_portal_route_refuses_an_unconfirmed_signature_before_registration() {
+        let s1 = service_file!("S1-preschool-queue.toml");
+        let at = datetime!(2026-03-20 23:30);
+        let mut portals = 0;
+        for edition in s1.editions() {
+            for channel in &edition.channels {
+                let route = Route::for_channel("S1", "v", edition, &channel.id).unwrap();
+                let portal = matches!(channel.kind, crate::regulation::ChannelKind::EgovPortal | crate::regulation::ChannelKind::CityPortal);
+                let checks_eds = route.arrival_grounds().iter().any(|g| g == "eds-not-confirmed");
+                // At an office the EDS a step checks is the staff member's own (004 App. 3 T2 a2).
+                if !portal || !checks_eds {
+                    continue;
+                }
+                portals += 1;
+                let automated = route.clone().automated();
+                let filed = file(automated.clone(), offices(), APPLICANT, at, kz()).unwrap();
+                let refused = Application::Filed(filed.clone())
+                    .act(Command::Refuse { grounds: "eds-not-confirmed".into() }, Actor::System, at, kz())
+                    .unwrap_or_else(|r| panic!("{} {}: {}", edition.variant_name(), channel.id, r.error));
+                match &refused {
+                    Application::Refused(r) => {
+                        assert_eq!((r.grounds(), r.step(), r.receipt()), ("eds-not-confirmed", 0, None));
+                    }
+                    other => panic!("{}", other.state_name()),
+                }
+                let other = Application::Filed(filed).act(Command::Refuse { grounds: "no-such-ground".into() }, Actor::System, at, kz());
+                assert!(other.is_err(), "{} {}", edition.variant_name(), channel.id);
+                // On the route people walk, the system does not refuse for them.
+                let manual = file(route, offices(), APPLICANT, at, kz()).unwrap();
+                let refused = Application::Filed(manual).act(Command::Refuse { grounds: "eds-not-confirmed".into() }, Actor::System, at, kz());
+                assert!(refused.is_err(), "{} {}", edition.variant_name(), channel.id);
+            }
+        }
+        // 000 R1 (Almaty city), 003 (Almaty city, 2013), 004's portal and ИС Е-Астана.
+        assert_eq!(portals, 4);
+    }
+
 }

@@ -10,6 +10,7 @@ use rcgen::{
     DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair,
     KeyUsagePurpose, SerialNumber,
 };
+use kezek_domain::identity::Iin;
 use time::{Duration, OffsetDateTime};
 
 /// The folders and files of a demo CA under one directory.
@@ -29,6 +30,8 @@ pub enum DemoPkiError {
     },
     #[error("issuing a demo certificate: {0}")]
     Issue(#[from] rcgen::Error),
+    #[error("the demo CA has no usable signing key for this citizen")]
+    NoKey,
 }
 
 impl DemoPki {
@@ -119,6 +122,60 @@ impl DemoPki {
     }
 }
 
+impl DemoPki {
+    /// A detached CMS signature (DER) over `content` by the demo signing key of citizen `iin`
+    /// (SHA-256 with ECDSA P-256, a signing-time attribute, the certificate included), as NCALayer
+    /// makes with a real key. The demo's stand-in for NCALayer: a server that trusts configured
+    /// roots never uses it, and what it signs is trusted only by the demo CA.
+    pub fn sign(&self, iin: &Iin, content: &[u8], at: OffsetDateTime) -> Result<Vec<u8>, DemoPkiError> {
+        use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
+        use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+        use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+        use der::asn1::{ObjectIdentifier, SetOfVec, UtcTime};
+        use der::{Any, DecodePem, Encode};
+        use p256::pkcs8::DecodePrivateKey;
+        use spki::AlgorithmIdentifierOwned;
+        use x509_cert::Certificate;
+        use x509_cert::attr::Attribute;
+
+        const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+        const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+        const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+
+        let base = self.users_dir().join(format!("{}-sign", iin.as_string()));
+        let read = |path: PathBuf| {
+            std::fs::read_to_string(&path).map_err(|source| DemoPkiError::Io { path, source })
+        };
+        let cert_pem = read(base.with_extension("cer"))?;
+        let key_pem = read(base.with_extension("key"))?;
+        let cert = Certificate::from_pem(cert_pem.as_bytes()).map_err(|_| DemoPkiError::NoKey)?;
+        let key = p256::ecdsa::SigningKey::from_pkcs8_pem(&key_pem).map_err(|_| DemoPkiError::NoKey)?;
+
+        let econtent = EncapsulatedContentInfo { econtent_type: ID_DATA, econtent: None };
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(content).to_vec();
+        let sha256 = AlgorithmIdentifierOwned { oid: ID_SHA256, parameters: None };
+        let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: cert.tbs_certificate.issuer.clone(),
+            serial_number: cert.tbs_certificate.serial_number.clone(),
+        });
+        let secs = u64::try_from(at.unix_timestamp()).map_err(|_| DemoPkiError::NoKey)?;
+        let utc = UtcTime::from_unix_duration(std::time::Duration::from_secs(secs)).map_err(|_| DemoPkiError::NoKey)?;
+        let time = Attribute {
+            oid: ID_SIGNING_TIME,
+            values: SetOfVec::try_from(vec![Any::encode_from(&utc).map_err(|_| DemoPkiError::NoKey)?])
+                .map_err(|_| DemoPkiError::NoKey)?,
+        };
+        let fail = |_| DemoPkiError::NoKey;
+        let mut builder = SignedDataBuilder::new(&econtent);
+        builder.add_digest_algorithm(sha256.clone()).map_err(fail)?;
+        builder.add_certificate(CertificateChoices::Certificate(cert.clone())).map_err(fail)?;
+        let mut si = SignerInfoBuilder::new(&key, sid, sha256.clone(), &econtent, Some(digest.as_slice())).map_err(fail)?;
+        si.add_signed_attribute(time).map_err(fail)?;
+        builder.add_signer_info::<_, p256::ecdsa::DerSignature>(si).map_err(fail)?;
+        builder.build().map_err(fail)?.to_der().map_err(|_| DemoPkiError::NoKey)
+    }
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<(), DemoPkiError> {
     let io = |source| DemoPkiError::Io {
         path: path.to_path_buf(),
@@ -162,5 +219,27 @@ mod tests {
             at: now,
         });
         assert_eq!(verdict.reason(), Some(crate::Reason::Malformed));
+    }
+
+    #[test]
+    fn the_demo_signer_makes_a_signature_the_demo_ca_confirms_for_its_citizen_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = DemoPki::at(dir.path());
+        let now = OffsetDateTime::now_utc();
+        demo.create(now, &["190512600109".to_owned()]).unwrap();
+        let v = Verifier::new(
+            TrustStore::new(decode::certificates_in(&demo.roots_dir()).unwrap(), vec![]).unwrap(),
+            StaticCrls::new(decode::crls_in(&demo.crl_file()).unwrap()),
+            RevocationPolicy::RequireCurrentCrl,
+        );
+        let citizen = Iin::parse("190512600109").unwrap();
+        let signature = demo.sign(&citizen, b"kezek-queue-registration:v1\n", now).unwrap();
+        let verdict = |content: &[u8], iin: Iin| {
+            v.verify(&Request { signature: &signature, content: Some(content), expected_iin: Some(iin), purpose: KeyPurpose::Signing, at: now })
+        };
+        assert_eq!(verdict(b"kezek-queue-registration:v1\n", citizen).reason(), None);
+        assert_eq!(verdict(b"other", citizen).reason(), Some(crate::Reason::ContentMismatch));
+        assert_eq!(verdict(b"kezek-queue-registration:v1\n", Iin::parse("190512600015").unwrap()).reason(), Some(crate::Reason::IinMismatch));
+        assert!(matches!(demo.sign(&Iin::parse("190512600015").unwrap(), b"x", now), Err(DemoPkiError::Io { .. })), "no key, no signature");
     }
 }

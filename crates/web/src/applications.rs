@@ -78,6 +78,9 @@ pub struct RouteRecord {
     /// Performed by the information system alone (`Route::automated`): S1 as the queue files it.
     #[serde(default)]
     pub automated: bool,
+    /// The grounds the channel refuses on before registration (`Route::arrival_grounds`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arrival_grounds: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -141,6 +144,7 @@ impl RouteRecord {
             provider_hours: HoursRecord::of(provider),
             front_office_hours: front_office.map(HoursRecord::of),
             automated: route.is_automated(),
+            arrival_grounds: route.arrival_grounds().to_vec(),
         }
     }
 
@@ -162,7 +166,8 @@ impl RouteRecord {
             });
         }
         let mut route = Route::new(&self.service, &self.version, &self.channel, steps, self.results.clone())
-            .map_err(|_| corrupt("route"))?;
+            .map_err(|_| corrupt("route"))?
+            .with_arrival_grounds(self.arrival_grounds.clone());
         if self.automated {
             route = route.automated();
         }
@@ -295,6 +300,16 @@ async fn check_read(state: &AppState, me: &Authenticated, row: &ApplicationRow) 
         .map_err(|_| Problem::forbidden())
 }
 
+/// Refuses to file an S1 application by hand: it is the queue registration itself, filed only by
+/// `queue::register` (POST /api/v1/queue/registrations), which checks the queue's rules and the
+/// registries and issues the entry with it. Checked before anything else of a filing.
+pub fn not_the_queue(service_id: &str) -> Result<(), Problem> {
+    if service_id.trim() == QUEUE_SERVICE {
+        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-s1-through-queue").field("service_id"));
+    }
+    Ok(())
+}
+
 /// A filing, parsed at the boundary.
 pub struct Filing {
     pub service_id: String,
@@ -317,7 +332,8 @@ pub const EDS_NOT_CONFIRMED: &str = "eds-not-confirmed";
 /// The ground a portal channel refuses on when the applicant's signature is not confirmed, if
 /// the channel's definition checks it: a filing there must then be signed. Every portal channel
 /// of the shipped catalog has such a step; office channels do not (the applicant is present).
-/// Queue registration on the portal, once filed under S1, applies the same rule.
+/// A queue registration on the portal applies the same rule to its S1 channel
+/// (`AutomatedFiling::signature_ground`, `queue::applicant_signature`).
 pub fn eds_check<'a>(edition: &'a Edition, channel: &kezek_domain::regulation::Channel) -> Option<&'a RefusalGround> {
     if !matches!(channel.kind, ChannelKind::EgovPortal | ChannelKind::CityPortal) {
         return None;
@@ -360,24 +376,65 @@ pub fn filing_content(f: &Filing, applicant: &Iin) -> Vec<u8> {
 /// Checks the applicant's signature on a filing through a channel that requires one; a
 /// refusal names the definition's ground (`grounds` member) and the verdict's reason code.
 async fn check_signature(state: &AppState, me: &Authenticated, f: &Filing, ground: &RefusalGround) -> Result<StoredVerdict, Problem> {
-    let signature = f.signature.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+    let iin = Iin::parse(&me.user.iin).map_err(|_| corrupt("account IIN"))?;
+    let content = filing_content(f, &iin);
+    verify_signed(state, &iin, content, f.signature.as_deref(), ground, "problem-eds-not-confirmed").await
+}
+
+/// Checks the applicant's signature over `content` where the channel checks the applicant's
+/// EDS on `ground`: none is a 422 naming the `signature` field; an invalid verdict answers
+/// `refusal` (a problem key whose detail takes the ground's name and the reason), with the
+/// ground as `grounds`, the verdict's code as `reason` and the field. Filing on a portal and
+/// queue registration on a portal both check through it.
+pub async fn verify_signed(
+    state: &AppState,
+    applicant: &Iin,
+    content: Vec<u8>,
+    signature: Option<&str>,
+    ground: &RefusalGround,
+    refusal: &'static str,
+) -> Result<StoredVerdict, Problem> {
+    let signature = signature.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-eds-signature-required").field("signature")
     })?;
-    let iin = Iin::parse(&me.user.iin).map_err(|_| corrupt("account IIN"))?;
-    signatures::verify_applicant_signature(state, &iin, filing_content(f, &iin), signature).await.map_err(|mut p| {
+    signatures::verify_applicant_signature(state, applicant, content, signature).await.map_err(|mut p| {
         if p.reason.is_some() {
             let name = match current_lang() {
                 Lang::Kk => &ground.names.kk,
                 Lang::Ru => &ground.names.ru,
                 Lang::En => &ground.names.en,
             };
-            p.key = "problem-eds-not-confirmed";
+            p.key = refusal;
             p.args.push(("ground", name.clone()));
             p.grounds = Some(ground.id.clone());
             p.field = Some("signature");
         }
         p
     })
+}
+
+/// Keeps a valid verdict with the application it was given for, in the filing's transaction; a
+/// signature that already filed an application files no other (409).
+pub async fn store_signature(tx: &mut WriteTx, application: i64, v: &StoredVerdict) -> Result<(), Problem> {
+    tx.insert_application_signature(application, &NewApplicationSignature {
+        signer_iin: &v.signer_iin.as_string(),
+        signer_bin: v.signer_bin.as_deref(),
+        certificate_serial: &v.certificate_serial,
+        certificate_issuer: &v.certificate_issuer,
+        signing_time: v.signing_time,
+        verified_at: v.verified_at,
+        revocation: v.revocation,
+        verdict: &v.verdict_json,
+        signature: &v.signature_base64,
+        content_sha256: &v.content_sha256,
+        signature_fingerprint: &v.fingerprint,
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::Conflict(kezek_store::signatures::SIGNATURE_USED) => signatures::already_used(),
+        e => e.into(),
+    })?;
+    Ok(())
 }
 
 /// The organization kind the provider-side performers of `route` work in: one kind, or the
@@ -404,6 +461,7 @@ struct Chosen<'a> {
 }
 
 async fn choose<'a>(state: &'a AppState, f: &Filing) -> Result<Chosen<'a>, Problem> {
+    not_the_queue(&f.service_id)?;
     let def = find_service(state, &f.service_id)?;
     let region_row = state.db.regions().await?.into_iter().find(|r| r.id == f.region_id).ok_or_else(Problem::not_found)?;
     let region = region_of_code(&region_row.code).ok_or_else(|| {
@@ -518,24 +576,7 @@ pub async fn file(state: &AppState, me: &Authenticated, f: Filing) -> Result<Loa
         })
         .await?;
     if let Some(v) = &signature {
-        tx.insert_application_signature(id, &NewApplicationSignature {
-            signer_iin: &v.signer_iin.as_string(),
-            signer_bin: v.signer_bin.as_deref(),
-            certificate_serial: &v.certificate_serial,
-            certificate_issuer: &v.certificate_issuer,
-            signing_time: v.signing_time,
-            verified_at: v.verified_at,
-            revocation: v.revocation,
-            verdict: &v.verdict_json,
-            signature: &v.signature_base64,
-            content_sha256: &v.content_sha256,
-            signature_fingerprint: &v.fingerprint,
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(kezek_store::signatures::SIGNATURE_USED) => signatures::already_used(),
-            e => e.into(),
-        })?;
+        store_signature(&mut tx, id, v).await?;
     }
     let docs = FiledDocs(f.documents);
     let payload = serde_json::to_string(&FiledPayload { channel: channel.id.clone(), documents: docs.0.clone(), issue_place: issue_place.clone() })
@@ -634,6 +675,9 @@ pub struct AutomatedFiling {
     pub front_office: Option<OrganizationRow>,
     /// The documents the edition issues, with their names and forms.
     pub results: Vec<kezek_domain::regulation::ResultDocument>,
+    /// The ground the channel refuses an unconfirmed applicant's EDS on, where it checks one
+    /// ([`eds_check`]): a filing there is signed by the applicant.
+    pub signature_ground: Option<RefusalGround>,
 }
 
 /// Who filed an automated application: the applicant (portal) or the staff member at an office,
@@ -697,6 +741,7 @@ pub async fn automated_filing(
         provider,
         front_office,
         results: edition.results.clone(),
+        signature_ground: eds_check(edition, channel).cloned(),
     })
 }
 
@@ -711,6 +756,28 @@ pub async fn file_automated(
     region_id: i64,
     documents: Vec<String>,
 ) -> Result<(i64, Application, i64), Problem> {
+    let docs = FiledDocs(documents);
+    let (id, filed) = insert_automated(tx, calendar, f, applicant, filer, region_id, &docs.0).await?;
+    let mut seq = 1;
+    let application = run_system_steps(tx, filed, id, f.provider.id, &mut seq, &issue_place_of(f), calendar, &docs).await?;
+    Ok((id, application, seq))
+}
+
+/// Where an automated application's result is issued: its front office, else the provider.
+fn issue_place_of(f: &AutomatedFiling) -> String {
+    f.front_office.as_ref().unwrap_or(&f.provider).address.clone()
+}
+
+/// Writes an automated application and its filing event; it is then filed, not registered.
+async fn insert_automated(
+    tx: &mut WriteTx,
+    calendar: &Calendar,
+    f: &AutomatedFiling,
+    applicant: UserId,
+    filer: &Filer,
+    region_id: i64,
+    documents: &[String],
+) -> Result<(i64, Application), Problem> {
     let at = utc_to_almaty(tx.now());
     let (route, offices) = f.record.rebuild(f.provider.id, f.front_office.as_ref().map(|o| o.id))?;
     let filed = machine::file(route, offices, applicant, at, calendar).map_err(transition_problem)?;
@@ -729,9 +796,7 @@ pub async fn file_automated(
             filed_by: (filer.user != applicant).then_some(filer.user.0),
         })
         .await?;
-    let issue_place = f.front_office.as_ref().unwrap_or(&f.provider).address.clone();
-    let docs = FiledDocs(documents);
-    let payload = serde_json::to_string(&FiledPayload { channel: f.channel.clone(), documents: docs.0.clone(), issue_place: issue_place.clone() })
+    let payload = serde_json::to_string(&FiledPayload { channel: f.channel.clone(), documents: documents.to_vec(), issue_place: issue_place_of(f) })
         .expect("a filing serializes");
     tx.append_application_event(id, &NewApplicationEvent {
         seq: 0,
@@ -742,9 +807,40 @@ pub async fn file_automated(
         payload: &payload,
     })
     .await?;
-    let mut seq = 1;
-    let application = run_system_steps(tx, Application::Filed(filed), id, f.provider.id, &mut seq, &issue_place, calendar, &docs).await?;
-    Ok((id, application, seq))
+    Ok((id, Application::Filed(filed)))
+}
+
+/// Files an automated application and refuses it at once on one of its channel's arrival
+/// grounds (the applicant's EDS not confirmed), before registration: no journal number. In the
+/// caller's transaction; returns the application's id.
+#[allow(clippy::too_many_arguments)]
+pub async fn refuse_automated_on_arrival(
+    tx: &mut WriteTx,
+    calendar: &Calendar,
+    f: &AutomatedFiling,
+    applicant: UserId,
+    filer: &Filer,
+    region_id: i64,
+    documents: Vec<String>,
+    grounds: &str,
+) -> Result<i64, Problem> {
+    let (id, filed) = insert_automated(tx, calendar, f, applicant, filer, region_id, &documents).await?;
+    let command = Command::Refuse { grounds: grounds.to_owned() };
+    let payload = serde_json::to_string(&command).expect("a command serializes");
+    let at = utc_to_almaty(tx.now());
+    let refused = filed.act(command, Actor::System, at, calendar).map_err(|r| transition_problem(r.error))?;
+    tx.append_application_event(id, &NewApplicationEvent {
+        seq: 1,
+        actor_user_id: None,
+        role: Performer::System.as_str(),
+        organization_id: Some(f.provider.id),
+        action: "refuse",
+        payload: &payload,
+    })
+    .await
+    .map_err(conflict_as_out_of_order)?;
+    record_state(tx, id, &refused).await?;
+    Ok(id)
 }
 
 /// The information system's decision on an automated application registered by

@@ -201,7 +201,7 @@ pub struct EdsLoginForm {
     signature: String,
 }
 
-/// Signs in with a challenge signed in the browser through NCALayer (`/static/eds-login.js`
+/// Signs in with a challenge signed in the browser through NCALayer (`/static/eds.js`
 /// fetches the challenge, has it signed and posts this form).
 pub async fn login_eds_submit(
     State(state): State<AppState>,
@@ -237,9 +237,9 @@ pub async fn login_eds_submit(
     }
 }
 
-/// The login page's NCALayer adapter; the page works without it (password form).
-pub async fn eds_login_script() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], include_str!("../static/eds-login.js"))
+/// The pages' NCALayer adapter (EDS login, signing a registration); the pages work without it.
+pub async fn eds_script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], include_str!("../static/eds.js"))
 }
 
 #[derive(Deserialize)]

@@ -81,7 +81,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(html::home))
         .route("/login", get(html::login_form).post(html::login_submit))
         .route("/login/eds", post(html::login_eds_submit))
-        .route("/static/eds-login.js", get(html::eds_login_script))
+        .route("/static/eds.js", get(html::eds_script))
+        .route("/demo/eds/sign", post(queue_pages::demo_sign))
         .route("/logout", post(html::logout))
         .route("/lang/{code}", get(html::switch_language))
         .route("/static/kezek.css", get(html::stylesheet))
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rounds/{id}", get(queue_pages::round))
         .route("/children", get(queue_pages::my_children))
         .route("/children/new", get(queue_pages::register_form).post(queue_pages::register_submit))
+        .route("/children/new/signing-content", post(queue_pages::signing_content))
         .route("/children/{id}/preferences", get(queue_pages::preferences_form).post(queue_pages::preferences_submit))
         .route("/referrals/{id}/accept", post(queue_pages::accept_referral))
         .route("/referrals/{id}/decline", post(queue_pages::decline_referral))
@@ -270,7 +272,13 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Re
     }
     let keys = queue_log_keys::RegionKeys::in_data_dir(&config.data_dir);
     let verifier = loaded.map(|l| l.verifier);
-    let state = AppState::new(db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries, verifier, crl_distribution, keys);
+    let demo_pki = match &trust {
+        signatures::Trust::Demo(dir) => Some(kezek_eds::demo::DemoPki::at(dir)),
+        signatures::Trust::Configured | signatures::Trust::None => None,
+    };
+    let state = AppState::new(
+        db, clock, Arc::new(calendar), Arc::new(services), config.secure_cookies, registries, verifier, crl_distribution, keys, demo_pki,
+    );
     Ok((state, logins))
 }
 

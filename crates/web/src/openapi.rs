@@ -13,7 +13,7 @@ use crate::api::{accounts, applications, directory, queue, queue_log, queue_sett
         accounts::register, accounts::login, accounts::eds_challenge, accounts::eds_login, accounts::logout, accounts::me, accounts::set_language, accounts::user,
         directory::regions, directory::organizations, directory::organization, directory::staff,
         directory::groups, directory::update_places, directory::audit_log,
-        queue::register, queue::registration, queue::my_registrations, queue::change, queue::claim, queue::decide_claim, queue::region_claims,
+        queue::register, queue::signing_content, queue::registration, queue::my_registrations, queue::change, queue::claim, queue::decide_claim, queue::region_claims,
         queue::positions, queue::explain, queue::start_round, queue::run_expiry, queue::accept, queue::decline, queue::enrol,
         queue::refuse, queue::categories, queue::places, queue::stats, queue::round, queue::honesty, queue::events_since,
         queue::log_proofs, queue_settings::get_settings, queue_settings::put_settings,

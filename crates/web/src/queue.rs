@@ -27,6 +27,7 @@ use time::{Date, OffsetDateTime};
 use crate::auth::new_token;
 use crate::problem::{Motive, Problem};
 use crate::queue_applications as s1;
+use crate::signatures::StoredVerdict;
 use crate::state::AppState;
 
 /// The version of the allocation engine recorded with every round.
@@ -117,6 +118,74 @@ pub struct Registration {
     pub standing: crate::registry_checks::Standing,
     pub channel: Channel,
     pub accepted_by: Option<UserId>,
+    /// The applicant's CMS signature over [`signing_content`] (base64, PEM or DER text), for a
+    /// portal whose S1 edition checks the applicant's EDS.
+    pub signature: Option<String>,
+}
+
+/// The bytes an applicant signs to register a child on a portal: the registration's values as
+/// the server parsed them, one `name:value` line each, in this order, each ending in a line
+/// feed, UTF-8. Free text (the child's name, the evidence reference, the power of attorney's
+/// number) is written as a JSON string (in quotes, `"`, `\\` and control characters escaped,
+/// the rest as is), so no value can end its line or run into the next; an absent value is empty.
+///
+/// ```text
+/// kezek-queue-registration:v1
+/// region_id:1
+/// channel:portal
+/// applicant_iin:190512600109
+/// relation:mother                          (mother, father, guardian or representative)
+/// power_of_attorney:"2026-0001"            (a representative's; empty otherwise)
+/// principal_iin:930413401529               (who gave it; empty otherwise)
+/// child_iin:230214502028
+/// child_birth_date:2023-02-14
+/// child_name:"Ахметов Алихан"              (trimmed)
+/// language:kk
+/// preferences:12,15,3                      (kindergarten ids, most wanted first)
+/// desired_start:2026-09-01
+/// sibling_kindergarten_id:                 (empty when none)
+/// priority_category:large-family           (empty with the next two when no priority is claimed)
+/// priority_evidence_kind:document
+/// priority_evidence_ref:"No. 12, 2025-01-10"
+/// consent:yes
+/// ```
+///
+/// `POST /api/v1/queue/registrations/signing-content` gives these bytes for a registration body,
+/// so that a client never builds them itself.
+pub fn signing_content(r: &Registration) -> Vec<u8> {
+    let text = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let (poa, principal) = match &r.standing {
+        crate::registry_checks::Standing::Representative { principal, number } => (text(number), principal.as_string()),
+        crate::registry_checks::Standing::Own => (String::new(), String::new()),
+    };
+    let (category, evidence_kind, evidence_ref) = match &r.priority {
+        Some(c) => (c.category_code.clone(), c.evidence_kind.clone(), text(&c.evidence_ref)),
+        None => (String::new(), String::new(), String::new()),
+    };
+    let preferences: Vec<String> = r.preferences.iter().map(i64::to_string).collect();
+    let mut out = String::from("kezek-queue-registration:v1\n");
+    for (name, value) in [
+        ("region_id", r.region_id.to_string()),
+        ("channel", r.channel.as_str().to_owned()),
+        ("applicant_iin", r.applicant_iin.as_string()),
+        ("relation", r.relation.as_str().to_owned()),
+        ("power_of_attorney", poa),
+        ("principal_iin", principal),
+        ("child_iin", r.child_iin.as_string()),
+        ("child_birth_date", r.child_birth_date.to_string()),
+        ("child_name", text(r.child_name.trim())),
+        ("language", r.language.code().to_owned()),
+        ("preferences", preferences.join(",")),
+        ("desired_start", r.desired_start.to_string()),
+        ("sibling_kindergarten_id", r.sibling_kindergarten_id.map(|k| k.to_string()).unwrap_or_default()),
+        ("priority_category", category),
+        ("priority_evidence_kind", evidence_kind),
+        ("priority_evidence_ref", evidence_ref),
+        ("consent", "yes".to_owned()),
+    ] {
+        let _ = writeln!(out, "{name}:{value}");
+    }
+    out.into_bytes()
 }
 
 pub struct ClaimInput {
@@ -190,7 +259,8 @@ pub async fn precheck(db: &Db, now: OffsetDateTime, r: &Registration) -> Result<
 pub async fn register(state: &AppState, r: Registration) -> Result<Registered, Problem> {
     let now = state.clock.now();
     let filing = s1::prepare(state, now, &r).await?;
-    match decide_and_write(state, now, &filing, &r).await {
+    let verdict = applicant_signature(state, now, &filing, &r).await?;
+    match decide_and_write(state, now, &filing, &r, verdict.as_ref()).await {
         Err(mut p) => {
             if let Some(motive) = p.motive.clone() {
                 p.application_id = s1::refuse(state, now, &filing, &r, &motive).await?;
@@ -201,7 +271,38 @@ pub async fn register(state: &AppState, r: Registration) -> Result<Registered, P
     }
 }
 
-async fn decide_and_write(state: &AppState, now: OffsetDateTime, filing: &s1::S1Filing, r: &Registration) -> Result<Registered, Problem> {
+/// Whether the registration's S1 channel checks the applicant's signature (the same rule as any
+/// portal filing: `applications::eds_check`), then the check itself, before anything is asked of
+/// a registry. A missing signature is a 422 naming the field; a refused one is recorded as the
+/// S1 application's motivated refusal on the definition's ground, with the verdict's reason.
+pub async fn applicant_signature(state: &AppState, now: OffsetDateTime, filing: &s1::S1Filing, r: &Registration) -> Result<Option<StoredVerdict>, Problem> {
+    let Some(ground) = s1::signature_ground(filing) else {
+        if r.signature.is_some() {
+            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-registration-not-signed-here").field("signature"));
+        }
+        return Ok(None);
+    };
+    let content = signing_content(r);
+    let refusal = "problem-registration-eds-not-confirmed";
+    match crate::applications::verify_signed(state, &r.applicant_iin, content, r.signature.as_deref(), ground, refusal).await {
+        Ok(verdict) => Ok(Some(verdict)),
+        Err(mut p) => {
+            if let Some(reason) = p.reason {
+                let motive = Motive { key: format!("eds-reason-{reason}"), value: None };
+                p.application_id = Some(s1::refuse_unconfirmed_signature(state, now, filing, r, &motive).await?);
+            }
+            Err(p)
+        }
+    }
+}
+
+async fn decide_and_write(
+    state: &AppState,
+    now: OffsetDateTime,
+    filing: &s1::S1Filing,
+    r: &Registration,
+    verdict: Option<&StoredVerdict>,
+) -> Result<Registered, Problem> {
     let db = &state.db;
     precheck(db, now, r).await?;
     let actor = s1::filer_of(filing);
@@ -238,6 +339,10 @@ async fn decide_and_write(state: &AppState, now: OffsetDateTime, filing: &s1::S1
             kezek_store::StoreError::Conflict(_) => already_registered(),
             e => e.into(),
         })?;
+    // After the entry: a child already waiting is that refusal, whatever signed the request.
+    if let Some(v) = verdict {
+        crate::applications::store_signature(&mut tx, application_id, v).await?;
+    }
     tx.set_preferences(entry, &r.preferences).await?;
     let cref = child_ref(&salt, &iin);
     tx.append_queue_event(r.region_id, "registered", Some(&cref), &json!({
@@ -257,7 +362,10 @@ async fn decide_and_write(state: &AppState, now: OffsetDateTime, filing: &s1::S1
         object_type: "queue_entry",
         object_id: entry.to_string(),
         organization_id: None,
-        details: json!({ "region": r.region_id, "registration_no": number, "channel": r.channel.as_str(), "registry_checks": checks, "application": application_id }),
+        details: json!({
+            "region": r.region_id, "registration_no": number, "channel": r.channel.as_str(), "registry_checks": checks, "application": application_id,
+            "signature": verdict.map(|v| json!({ "serial": v.certificate_serial, "revocation": v.revocation })),
+        }),
     })
     .await?;
     let at = tx.now();
@@ -293,6 +401,7 @@ pub async fn change(db: &Db, now: OffsetDateTime, entry: &EntryRow, by: UserId, 
         standing: crate::registry_checks::Standing::Own,
         channel: Channel::Portal,
         accepted_by: None,
+        signature: None,
     };
     check_kindergartens(db, &probe, &settings.bands).await?;
     let mut tx = db.begin_write(Some(by), now).await?;

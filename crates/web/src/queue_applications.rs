@@ -12,13 +12,15 @@ use kezek_domain::access::{OrganizationKind, Role, UserId};
 use kezek_domain::application::{Application, Decision, Milestone, Route};
 use kezek_domain::calendar::utc_to_almaty;
 use kezek_domain::queue::Channel;
-use kezek_domain::regulation::{ChannelKind, DocumentKind, ResultDocument};
+use kezek_domain::regulation::{ChannelKind, DocumentKind, RefusalGround, ResultDocument};
 use kezek_store::{AuditRecord, WriteTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::applications::{AutomatedFiling, Filer, QUEUE_SERVICE, automated_filing, decide_automated, file_automated};
+use crate::applications::{
+    AutomatedFiling, Filer, QUEUE_SERVICE, automated_filing, decide_automated, file_automated, refuse_automated_on_arrival,
+};
 use crate::problem::{Motive, Problem};
 use crate::queue::{Registration, local_today};
 use crate::state::AppState;
@@ -188,15 +190,51 @@ pub async fn refuse(state: &AppState, now: OffsetDateTime, s: &S1Filing, r: &Reg
     let Some(grounds) = refusal_ground(&f.route) else {
         return Ok(None);
     };
-    let refusal = result_of(f, DocumentKind::MotivatedRefusal);
     let mut tx = state.db.begin_write(Some(s.filer.user), now).await?;
     let (id, application, seq) = file(&mut tx, state, s, r).await?;
     let decision = Decision::Refuse { grounds: grounds.clone() };
     decide_automated(&mut tx, &state.calendar, id, f.provider.id, application, seq, decision).await?;
+    record_refusal(&mut tx, s, r, id, &grounds, motive).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// The ground the registration's portal channel refuses an unconfirmed applicant's EDS on, if
+/// the edition checks the applicant's signature there: the registration must then be signed.
+pub fn signature_ground(s: &S1Filing) -> Option<&RefusalGround> {
+    s.filing.signature_ground.as_ref()
+}
+
+/// Whether a registration on the portal of `region_id` is signed by the applicant: the S1
+/// edition in force there on the day checks the applicant's EDS on its portal channel.
+pub async fn portal_signs(state: &AppState, region_id: i64, now: OffsetDateTime) -> Result<bool, Problem> {
+    let filing = automated_filing(state, QUEUE_SERVICE, region_id, ChannelKind::EgovPortal, local_today(now), None).await?;
+    Ok(filing.signature_ground.is_some())
+}
+
+/// Records a registration whose signature was not confirmed as its S1 application's motivated
+/// refusal on the definition's ground (`eds-not-confirmed`), refused on arrival before
+/// registration as the portal's check of the EDS comes first (000 R1 §14 condition 2, 003
+/// §13(6)–(7), 004 App. 3 T3 a1), in a transaction of its own. Nothing else is written: no
+/// registry was asked, no entry made.
+pub async fn refuse_unconfirmed_signature(state: &AppState, now: OffsetDateTime, s: &S1Filing, r: &Registration, motive: &Motive) -> Result<i64, Problem> {
+    let ground = signature_ground(s).ok_or_else(Problem::internal)?;
+    let f = &s.filing;
+    let mut tx = state.db.begin_write(Some(s.filer.user), now).await?;
+    let id = refuse_automated_on_arrival(&mut tx, &state.calendar, f, r.applicant, &s.filer, r.region_id, s.documents.clone(), &ground.id).await?;
+    record_refusal(&mut tx, s, r, id, &ground.id, motive).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Keeps the motivated refusal with the refused application and audits it.
+async fn record_refusal(tx: &mut WriteTx, s: &S1Filing, r: &Registration, id: i64, grounds: &str, motive: &Motive) -> Result<(), Problem> {
+    let f = &s.filing;
+    let refusal = result_of(f, DocumentKind::MotivatedRefusal);
     let document = QueueDocument::MotivatedRefusal {
         title: title_of(refusal),
         cites: refusal.map(|d| d.cites.clone()).unwrap_or_default(),
-        grounds: grounds.clone(),
+        grounds: grounds.to_owned(),
         motive: motive.clone(),
     };
     let text = serde_json::to_string(&document).expect("a queue document serializes");
@@ -209,8 +247,7 @@ pub async fn refuse(state: &AppState, now: OffsetDateTime, s: &S1Filing, r: &Reg
         details: json!({ "region": r.region_id, "edition": f.edition, "channel": f.channel, "grounds": grounds, "reason": motive.key }),
     })
     .await?;
-    tx.commit().await?;
-    Ok(Some(id))
+    Ok(())
 }
 
 /// Who filed, for callers that write the registration's own audit entry.

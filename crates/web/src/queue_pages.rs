@@ -558,6 +558,10 @@ struct RegisterPage {
     relations: Vec<Choice>,
     categories: Vec<Choice>,
     evidence_kinds: Vec<Choice>,
+    /// The region's portal checks the applicant's EDS: the parent signs through NCALayer.
+    sign_step: bool,
+    /// The server trusts its demo CA only: the labelled demo signer is offered too.
+    demo_signer: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -609,6 +613,8 @@ async fn register_page(state: &AppState, me: &Authenticated, filer: Filer, mut v
         relations: ["mother", "father", "guardian", "representative"].into_iter().map(|r| Choice::new(r, msg(&format!("relation-{r}"), &[]))).collect(),
         categories: Vec::new(),
         evidence_kinds: ["document", "registry"].into_iter().map(|k| Choice::new(k, msg(&format!("evidence-{k}"), &[]))).collect(),
+        sign_step: false,
+        demo_signer: false,
     };
     let (Some(region), Some(language)) = (region, language) else { return Ok(page) };
     let settings = crate::queue::load_settings(&state.db, region.id).await?;
@@ -628,6 +634,10 @@ async fn register_page(state: &AppState, me: &Authenticated, filer: Filer, mut v
         categories.push(choice);
     }
     page.categories = categories;
+    if let Filer::Parent = filer {
+        page.sign_step = crate::queue_applications::portal_signs(state, region.id, state.clock.now()).await?;
+        page.demo_signer = page.sign_step && state.demo_pki.is_some();
+    }
     Ok(page)
 }
 
@@ -707,6 +717,60 @@ fn missing_fields(fields: &Fields, office: bool) -> Vec<FieldError> {
     errors
 }
 
+/// The registration request a filled-in form makes, or what is missing from it. A parent's
+/// signature (`signature`, put there by `/static/eds.js`) goes with it; an office's form has none.
+fn registration_request(fields: &Fields, region: i64, language: String, office: bool, max: usize) -> Result<RegistrationRequest, Vec<FieldError>> {
+    let mut errors = missing_fields(fields, office);
+    let preferences = match chosen_preferences(fields, max) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.insert(errors.iter().position(|e| e.field == "desired_start").unwrap_or(errors.len()), e);
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let category = fields.trimmed("category");
+    Ok(RegistrationRequest {
+        region_id: region,
+        child_iin: fields.trimmed("child_iin"),
+        child_birth_date: fields.trimmed("child_birth_date"),
+        child_name: fields.trimmed("child_name"),
+        relation: relation_of(fields.get("relation")).expect("checked by missing_fields"),
+        // A representative presents the parent's power of attorney; given by anyone else, the
+        // API refuses it, so it is passed on whenever it was filled in.
+        power_of_attorney: (fields.get("relation") == "representative"
+            || !fields.trimmed("power_of_attorney").is_empty()
+            || !fields.trimmed("poa_principal_iin").is_empty())
+        .then(|| PowerOfAttorneyRequest { number: fields.trimmed("power_of_attorney"), principal_iin: fields.trimmed("poa_principal_iin") }),
+        language,
+        preferences,
+        desired_start: fields.trimmed("desired_start"),
+        sibling_kindergarten_id: None,
+        priority: (!category.is_empty()).then(|| PriorityClaimRequest {
+            category,
+            evidence_kind: fields.trimmed("evidence_kind"),
+            evidence_ref: fields.trimmed("evidence_ref"),
+        }),
+        applicant_iin: office.then(|| fields.trimmed("applicant_iin")),
+        applicant_name: office.then(|| fields.trimmed("applicant_name")).filter(|n| !n.is_empty()),
+        consent: true,
+        signature: (!office).then(|| fields.trimmed("signature")).filter(|s| !s.is_empty()),
+    })
+}
+
+/// The form's region, language and preference count, or the page to go back to.
+async fn form_choices(state: &AppState, me: &Authenticated, filer: Filer, fields: &Fields) -> Result<(i64, String, usize), Response> {
+    let (Some(region), Some(language)) = (chosen_region(filer, fields), chosen_language(fields)) else {
+        return Err(see_other(filer.path()));
+    };
+    match crate::queue::load_settings(&state.db, region).await {
+        Ok(s) => Ok((region, language, s.max_preferences)),
+        Err(p) => Err(problem_page(Some(me), p)),
+    }
+}
+
 async fn register_post(state: AppState, visitor: Option<Authenticated>, form: Vec<(String, String)>, office: bool) -> Response {
     let (me, fields) = match signed_form(visitor, form) {
         Ok(x) => x,
@@ -716,49 +780,12 @@ async fn register_post(state: AppState, visitor: Option<Authenticated>, form: Ve
         Ok(f) => f,
         Err(p) => return problem_page(Some(&me), p),
     };
-    let (Some(region), Some(language)) = (chosen_region(filer, &fields), chosen_language(&fields)) else {
-        return see_other(filer.path());
+    let (region, language, max) = match form_choices(&state, &me, filer, &fields).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    let max = match crate::queue::load_settings(&state.db, region).await {
-        Ok(s) => s.max_preferences,
-        Err(p) => return problem_page(Some(&me), p),
-    };
-    let mut errors = missing_fields(&fields, office);
-    let preferences = match chosen_preferences(&fields, max) {
-        Ok(p) => p,
-        Err(e) => {
-            errors.insert(errors.iter().position(|e| e.field == "desired_start").unwrap_or(errors.len()), e);
-            Vec::new()
-        }
-    };
-    let status = if errors.is_empty() {
-        let category = fields.trimmed("category");
-        let request = RegistrationRequest {
-            region_id: region,
-            child_iin: fields.trimmed("child_iin"),
-            child_birth_date: fields.trimmed("child_birth_date"),
-            child_name: fields.trimmed("child_name"),
-            relation: relation_of(fields.get("relation")).expect("checked by missing_fields"),
-            // A representative presents the parent's power of attorney; given by anyone else, the
-            // API refuses it, so it is passed on whenever it was filled in.
-            power_of_attorney: (fields.get("relation") == "representative"
-                || !fields.trimmed("power_of_attorney").is_empty()
-                || !fields.trimmed("poa_principal_iin").is_empty())
-            .then(|| PowerOfAttorneyRequest { number: fields.trimmed("power_of_attorney"), principal_iin: fields.trimmed("poa_principal_iin") }),
-            language,
-            preferences,
-            desired_start: fields.trimmed("desired_start"),
-            sibling_kindergarten_id: None,
-            priority: (!category.is_empty()).then(|| PriorityClaimRequest {
-                category,
-                evidence_kind: fields.trimmed("evidence_kind"),
-                evidence_ref: fields.trimmed("evidence_ref"),
-            }),
-            applicant_iin: office.then(|| fields.trimmed("applicant_iin")),
-            applicant_name: office.then(|| fields.trimmed("applicant_name")).filter(|n| !n.is_empty()),
-            consent: true,
-        };
-        match api_q::register(State(state.clone()), ApiUser(me.clone()), ApiJson(request)).await {
+    let (errors, status) = match registration_request(&fields, region, language, office, max) {
+        Ok(request) => match api_q::register(State(state.clone()), ApiUser(me.clone()), ApiJson(request)).await {
             Ok((_, Json(n))) => {
                 let next = match filer {
                     Filer::Parent => format!("/children?registered={}", n.registration_no),
@@ -766,17 +793,86 @@ async fn register_post(state: AppState, visitor: Option<Authenticated>, form: Ve
                 };
                 return see_other(&next);
             }
-            Err(p) => {
-                errors.push(field_error(&p, "registration"));
-                p.status
-            }
-        }
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+            Err(p) => (vec![field_error(&p, "registration")], p.status),
+        },
+        Err(errors) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
+    // The signature was over what was sent; a corrected form is signed again.
+    let mut fields = fields;
+    fields.set("signature", "");
     match register_page(&state, &me, filer, fields, errors, None).await {
         Ok(page) => render(page, status),
         Err(p) => problem_page(Some(&me), p),
+    }
+}
+
+/// `POST /children/new/signing-content`: the bytes the parent signs for the form as filled in,
+/// as JSON (the API's `SigningContent`), from the API's own handler; for `/static/eds.js`.
+/// A form that is not complete answers 422, and the script then sends it unsigned so that the
+/// page lists what is missing.
+pub async fn signing_content(State(state): State<AppState>, Visitor(visitor): Visitor, Form(form): Form<Vec<(String, String)>>) -> Response {
+    use axum::response::IntoResponse;
+    let (me, fields) = match signed_form(visitor, form) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(p) = filer_of(&me, false) {
+        return p.into_response();
+    }
+    let (region, language, max) = match form_choices(&state, &me, Filer::Parent, &fields).await {
+        Ok(c) => c,
+        Err(_) => return Problem::invalid_field("region", "choose the region and language first").into_response(),
+    };
+    let request = match registration_request(&fields, region, language, false, max) {
+        Ok(r) => r,
+        Err(_) => return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-registration-incomplete").into_response(),
+    };
+    match api_q::signing_content(State(state), ApiUser(me), ApiJson(request)).await {
+        Ok(content) => content.into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DemoSignForm {
+    csrf: String,
+    content: String,
+}
+
+/// `POST /demo/eds/sign`: the demo's stand-in for NCALayer. Only on a server that trusts its own
+/// demo CA (never with configured roots: then there is no such route's answer but 404): signs
+/// the bytes of a registration or an application (base64) with the signed-in citizen's demo
+/// signing key, which the server created for the demo citizens in `<data-dir>/eds-demo/`.
+pub async fn demo_sign(State(state): State<AppState>, Visitor(visitor): Visitor, Form(form): Form<DemoSignForm>) -> Response {
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let Some(demo) = state.demo_pki.clone() else {
+        return Problem::not_found().into_response();
+    };
+    let me = match signed_in(visitor) {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    if !crate::auth::same_secret(&form.csrf, &me.csrf_token) {
+        return Problem::csrf().into_response();
+    }
+    let Ok(content) = STANDARD.decode(form.content.trim()) else {
+        return Problem::invalid_field("content", "the base64 of the bytes to sign").into_response();
+    };
+    // What the demo signs is a filing's text, never an arbitrary document.
+    if !(content.starts_with(b"kezek-queue-registration:v1\n") || content.starts_with(b"kezek-application:v1\n")) {
+        return Problem::invalid_field("content", "the bytes a registration or an application signs").into_response();
+    }
+    let Ok(iin) = kezek_domain::identity::Iin::parse(&me.user.iin) else {
+        return Problem::internal().into_response();
+    };
+    let now = state.clock.now();
+    match tokio::task::spawn_blocking(move || demo.sign(&iin, &content, now)).await {
+        Ok(Ok(der)) => Json(serde_json::json!({ "signature": STANDARD.encode(der) })).into_response(),
+        // A citizen registered after the demo CA was made has no demo key.
+        Ok(Err(_)) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-demo-no-key").into_response(),
+        Err(_) => Problem::internal().into_response(),
     }
 }
 

@@ -63,6 +63,9 @@ pub struct Inner {
     pub sessions: crate::auth::SessionCache,
     /// The regions' keys that sign the daily queue-log heads (`<data-dir>/keys`).
     pub queue_log_keys: crate::queue_log_keys::RegionKeys,
+    /// The demo CA the verifier trusts, when it trusts that and nothing else: its citizens' keys
+    /// back the pages' demo signer. `None` whenever roots are configured.
+    pub demo_pki: Option<kezek_eds::demo::DemoPki>,
 }
 
 impl std::ops::Deref for AppState {
@@ -79,6 +82,7 @@ impl AppState {
         verifier: Option<Arc<kezek_eds::Verifier>>,
         crl_distribution: Option<Arc<crate::crl_distribution::CrlDistribution>>,
         queue_log_keys: crate::queue_log_keys::RegionKeys,
+        demo_pki: Option<kezek_eds::demo::DemoPki>,
     ) -> AppState {
         AppState(Arc::new(Inner {
             db,
@@ -94,6 +98,7 @@ impl AppState {
             crl_distribution,
             sessions: Default::default(),
             queue_log_keys,
+            demo_pki,
         }))
     }
 }

@@ -18,6 +18,7 @@ on_both_engines!(
     reviewers_decide_the_claims_of_their_own_region_and_the_family_sees_the_decision,
     the_honesty_page_puts_each_finding_in_the_readers_language,
     the_regional_administrator_sets_the_queue_settings_on_a_page,
+    the_registration_page_says_the_portal_needs_an_eds_and_who_else_registers,
 );
 
 fn cookie_from(r: &reqwest::Response, name: &str) -> Option<String> {
@@ -112,6 +113,8 @@ async fn the_language_switch_changes_the_page_language(app: &TestApp) {
 struct Browser {
     cookie: String,
     csrf: String,
+    /// Whose session it is: their test certificate signs what `/static/eds.js` would sign.
+    iin: String,
 }
 
 async fn sign_in(app: &TestApp, iin: &str, lang: &str) -> Browser {
@@ -123,7 +126,7 @@ async fn sign_in(app: &TestApp, iin: &str, lang: &str) -> Browser {
     let session = cookie_from(&r, "kezek_session").unwrap();
     let cookie = format!("kezek_session={session}; lang={lang}");
     let home = app.client.get(app.url("/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
-    Browser { csrf: hidden_csrf(&home), cookie }
+    Browser { csrf: hidden_csrf(&home), cookie, iin: iin.to_owned() }
 }
 
 impl Browser {
@@ -140,6 +143,29 @@ impl Browser {
         let status = r.status().as_u16();
         let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
         (status, match location { Some(l) => l, None => r.text().await.unwrap() })
+    }
+
+    /// Sends the registration form as `/static/eds.js` does: asks `{path}/signing-content` for
+    /// the bytes of the form as filled in, signs them with the signed-in citizen's valid test
+    /// certificate (NCALayer's part), and sends the form with the signature; unsigned when the
+    /// server names no bytes (an incomplete form) or wants no signature.
+    async fn post_signed(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let r = app.client.post(app.url(&format!("{path}/signing-content"))).header("cookie", &self.cookie).form(&all).send().await.unwrap();
+        let signature = if r.status() == 200 {
+            let c: serde_json::Value = r.json().await.unwrap();
+            if c["signature_required"] == true {
+                app.pki.sign(kezek_eds::testpki::UserCase::Valid, &self.iin, &common::signing_bytes(&c), false)
+            } else {
+                String::new()
+            }
+        } else {
+            String::new()
+        };
+        let mut signed = fields.to_vec();
+        signed.push(("signature", signature.as_str()));
+        self.post(app, path, &signed).await
     }
 }
 
@@ -188,7 +214,7 @@ async fn a_parent_registers_sees_positions_and_accepts_the_referral_of_a_round_t
 
     let start = today().to_string();
     let k_text = k.to_string();
-    let (s, to) = parent.post(app, "/children/new", &[
+    let (s, to) = parent.post_signed(app, "/children/new", &[
         ("region", &region.to_string()), ("language", "kk"), ("child_iin", CHILD_IIN), ("child_birth_date", CHILD_BIRTH),
         ("child_name", "Ахметов Алихан"), ("relation", "mother"), ("pref1", &k_text), ("desired_start", &start), ("consent", "yes"),
     ]).await;
@@ -216,7 +242,7 @@ async fn a_parent_registers_sees_positions_and_accepts_the_referral_of_a_round_t
     assert!(round.contains("data-check=\"ok\"") && round.contains("data-assigned>1<"), "{round}");
 
     // The parent sees the referral, the round's reasons and the event, then accepts in Kazakh.
-    let kk = Browser { cookie: parent.cookie.replace("lang=en", "lang=kk"), csrf: parent.csrf.clone() };
+    let kk = Browser { cookie: parent.cookie.replace("lang=en", "lang=kk"), csrf: parent.csrf.clone(), iin: parent.iin.clone() };
     let (_, page) = kk.get(app, "/children").await;
     let referral = app.state.db.live_referrals_to_kindergarten(k).await.unwrap();
     assert_eq!(referral.len(), 1);
@@ -254,7 +280,7 @@ async fn a_parent_registers_sees_positions_and_accepts_the_referral_of_a_round_t
 async fn the_registration_form_lists_every_missing_field_and_refuses_in_the_parents_language(app: &TestApp) {
     let region = almaty_id(app).await;
     let parent = sign_in(app, &app.iin_of("citizen", 0), "kk").await;
-    let (s, page) = parent.post(app, "/children/new", &[("region", &region.to_string()), ("language", "kk")]).await;
+    let (s, page) = parent.post_signed(app, "/children/new", &[("region", &region.to_string()), ("language", "kk")]).await;
     assert_eq!(s, 422);
     for field in ["child_iin", "child_birth_date", "child_name", "relation", "pref1", "desired_start", "consent"] {
         assert!(page.contains(&format!("<a href=\"#{field}\">")), "the summary links to {field}: {page}");
@@ -266,10 +292,10 @@ async fn the_registration_form_lists_every_missing_field_and_refuses_in_the_pare
     assert!(page.contains("<a href=\"#region\">") && page.contains("<a href=\"#language\">"), "{page}");
 
     // A child the person registry does not know: the motivated refusal, in Russian.
-    let ru = Browser { cookie: parent.cookie.replace("lang=kk", "lang=ru"), csrf: parent.csrf.clone() };
+    let ru = Browser { cookie: parent.cookie.replace("lang=kk", "lang=ru"), csrf: parent.csrf.clone(), iin: parent.iin.clone() };
     let (k, _) = kindergarten_with_place(app, region, &band_of(CHILD_BIRTH), "kk").await;
     let unknown = kezek_domain::identity::iin_for(time::macros::date!(2023 - 02 - 14), kezek_domain::identity::Sex::Male, 4321).unwrap().as_string();
-    let (s, page) = ru.post(app, "/children/new", &[
+    let (s, page) = ru.post_signed(app, "/children/new", &[
         ("region", &region.to_string()), ("language", "kk"), ("child_iin", &unknown), ("child_birth_date", CHILD_BIRTH),
         ("child_name", "Бала"), ("relation", "father"), ("pref1", &k.to_string()), ("desired_start", &today().to_string()), ("consent", "yes"),
     ]).await;
@@ -279,7 +305,7 @@ async fn the_registration_form_lists_every_missing_field_and_refuses_in_the_pare
     assert!(page.contains(&format!("value=\"{unknown}\"")), "the typed IIN is kept");
     // A mistyped IIN is the field's own error, linked to it.
     let typo = format!("{}{}", &CHILD_IIN[..11], (CHILD_IIN.as_bytes()[11] - b'0' + 1) % 10);
-    let (s, page) = ru.post(app, "/children/new", &[
+    let (s, page) = ru.post_signed(app, "/children/new", &[
         ("region", &region.to_string()), ("language", "kk"), ("child_iin", &typo), ("child_birth_date", CHILD_BIRTH),
         ("child_name", "Бала"), ("relation", "father"), ("pref1", &k.to_string()), ("desired_start", &today().to_string()), ("consent", "yes"),
     ]).await;
@@ -381,7 +407,7 @@ async fn a_representative_registers_through_the_form_only_with_the_parents_power
     };
     async fn post(b: &Browser, app: &TestApp, fields: Vec<(&'static str, String)>) -> (u16, String) {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        b.post(app, "/children/new", &fields).await
+        b.post_signed(app, "/children/new", &fields).await
     }
     let (s, page) = representative.get(app, &format!("/children/new?region={region}&language=kk")).await;
     assert_eq!(s, 200);
@@ -413,7 +439,7 @@ async fn register_through_form(app: &TestApp, parent: &Browser, child: (&str, &s
     if let Some((category, evidence)) = claim {
         fields.extend([("category", category), ("evidence_kind", "document"), ("evidence_ref", evidence)]);
     }
-    let (s, to) = parent.post(app, "/children/new", &fields).await;
+    let (s, to) = parent.post_signed(app, "/children/new", &fields).await;
     assert_eq!(s, 303, "{name} is registered: {to}");
     app.state.db.entries_of_region(region).await.unwrap().into_iter().find(|e| e.child_iin == iin).unwrap().id
 }
@@ -560,10 +586,43 @@ async fn the_honesty_page_puts_each_finding_in_the_readers_language(app: &TestAp
     assert!(kk.contains(&format!("қабылданғандар {} → {}, қабылдаусыз", raised.enrolled, raised.enrolled + 1)), "{kk}");
     let k_name = app.state.db.organization(k).await.unwrap().unwrap().name_kk;
     assert!(kk.contains(&k_name) && !kk.contains("without enrolments"), "a group is named by its kindergarten, nothing is left in English: {kk}");
-    let ru = Browser { cookie: auditor.cookie.replace("lang=kk", "lang=ru"), csrf: auditor.csrf.clone() };
+    let ru = Browser { cookie: auditor.cookie.replace("lang=kk", "lang=ru"), csrf: auditor.csrf.clone(), iin: auditor.iin.clone() };
     let (_, ru) = ru.get(app, &format!("/regions/{region}/honesty")).await;
     assert!(ru.contains(&format!("Вместимость {} меньше региональной нормы {norm} для возрастной группы {}.", norm - 1, small.age_band)), "{ru}");
     assert!(ru.contains(&format!("зачисленных {} → {} без зачисления", raised.enrolled, raised.enrolled + 1)), "{ru}");
+}
+
+async fn the_registration_page_says_the_portal_needs_an_eds_and_who_else_registers(app: &TestApp) {
+    let region = almaty_id(app).await;
+    let parent = sign_in(app, &app.iin_of("citizen", 0), "en").await;
+    for (lang, office_words) in [("kk", "Мемлекеттік корпорация"), ("ru", "Госкорпорации"), ("en", "State Corporation")] {
+        let b = Browser { cookie: parent.cookie.replace("lang=en", &format!("lang={lang}")), csrf: parent.csrf.clone(), iin: parent.iin.clone() };
+        let (s, page) = b.get(app, &format!("/children/new?region={region}&language=kk")).await;
+        assert_eq!(s, 200);
+        let note = page.split("id=\"eds-needs-script\">").nth(1).expect("the note for a page without JavaScript").split("</p>").next().unwrap();
+        assert!(note.contains("NCALayer") && note.contains(office_words), "{lang}: {note}");
+        assert!(page.contains("data-signing-content=\"/children/new/signing-content\"") && page.contains("src=\"/static/eds.js\""), "{page}");
+        // The server trusts configured roots: no demo signer.
+        assert!(!page.contains("id=\"demo-sign\""), "{page}");
+    }
+    let (k, _) = kindergarten_with_place(app, region, &band_of(CHILD_BIRTH), "kk").await;
+    let (region_text, k_text, start) = (region.to_string(), k.to_string(), today().to_string());
+    let form = [
+        ("region", region_text.as_str()), ("language", "kk"), ("child_iin", CHILD_IIN), ("child_birth_date", CHILD_BIRTH),
+        ("child_name", "Ахметов Алихан"), ("relation", "mother"), ("pref1", &k_text), ("desired_start", &start), ("consent", "yes"),
+    ];
+    // Sent without JavaScript, hence unsigned: the summary links to the signing step.
+    let (s, page) = parent.post(app, "/children/new", &form).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("<a href=\"#signature\">The application must be signed</a>"), "{page}");
+    assert!(app.state.db.entries_of_region(region).await.unwrap().is_empty());
+    // The demo signer exists only beside the demo CA.
+    let r = app.client.post(app.url("/demo/eds/sign")).header("cookie", &parent.cookie)
+        .form(&[("csrf", parent.csrf.as_str()), ("content", "a2V6ZWstcXVldWUtcmVnaXN0cmF0aW9uOnYxCg==")]).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // Signed as eds.js signs it, the same form registers the child.
+    let (s, to) = parent.post_signed(app, "/children/new", &form).await;
+    assert_eq!((s, to.as_str()), (303, "/children?registered=1"), "{to}");
 }
 
 async fn the_regional_administrator_sets_the_queue_settings_on_a_page(app: &TestApp) {

@@ -104,8 +104,10 @@ async fn known_to_registry(app: &TestApp, body: &Value, parent: &str) {
 }
 
 /// Files a registration for a child the person registry knows as `parent`'s.
+/// On the portal the parent signs it, as the region's S1 edition requires.
 async fn file(app: &TestApp, token: &str, parent: &str, body: Value) -> (u16, Value) {
     known_to_registry(app, &body, parent).await;
+    let body = app.signed_registration(token, body).await;
     app.post("/api/v1/queue/registrations", token, body).await
 }
 
@@ -333,7 +335,10 @@ async fn registration_rules_give_motivated_refusals(app: &TestApp) {
     let region = almaty(app).await;
     let citizen = app.token(&app.iin_of("citizen", 0)).await;
     let citizen = &citizen;
-    let post = |body: Value| async move { app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(citizen).header("cookie", "lang=en").json(&body).send().await.unwrap() };
+    let post = |body: Value| async move {
+        let body = app.signed_registration(citizen, body).await;
+        app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(citizen).header("cookie", "lang=en").json(&body).send().await.unwrap()
+    };
     let base = registration(&region, 1, None);
 
     let mut too_old = base.clone();
@@ -390,8 +395,9 @@ async fn registration_rules_give_motivated_refusals(app: &TestApp) {
     // Nothing of that was written.
     assert!(app.state.db.entries_of_region(region.id).await.unwrap().is_empty());
     // In Russian too.
-    let r = app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(&citizen).header("accept-language", "ru")
-        .json(&{ let mut b = base.clone(); b["preferences"] = json!([]); b }).send().await.unwrap();
+    let no_preferences = app.signed_registration(citizen, { let mut b = base.clone(); b["preferences"] = json!([]); b }).await;
+    let r = app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(citizen).header("accept-language", "ru")
+        .json(&no_preferences).send().await.unwrap();
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["title"], "В постановке на очередь отказано");
 }
@@ -597,6 +603,7 @@ async fn a_refused_registration_is_the_s1_applications_motivated_refusal_and_no_
     let citizen = app.token(&citizen_iin).await;
     let clerk = app.token(&app.iin_of("clerk", 0)).await;
     let post = |token: String, body: Value| async move {
+        let body = app.signed_registration(&token, body).await;
         let r = app.client.post(app.url("/api/v1/queue/registrations")).bearer_auth(token).header("cookie", "lang=en").json(&body).send().await.unwrap();
         (r.status().as_u16(), r.json::<Value>().await.unwrap())
     };

@@ -79,14 +79,16 @@ fn registration(region: &Region, child: &(String, Date), relation: &str) -> Valu
     })
 }
 
+/// Registers on the portal, signed by the applicant as the region's S1 edition requires.
 async fn register(app: &TestApp, token: &str, lang: &str, body: &Value) -> (u16, Value) {
+    let body = app.signed_registration(token, body.clone()).await;
     let r = app
         .client
         .post(app.url("/api/v1/queue/registrations"))
         .bearer_auth(token)
         // The language switch: it beats the demo accounts' own setting (Russian).
         .header("cookie", format!("lang={lang}"))
-        .json(body)
+        .json(&body)
         .send()
         .await
         .unwrap();

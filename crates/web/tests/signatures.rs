@@ -292,7 +292,7 @@ async fn eds_login_refuses_expired_challenges_unknown_iins_and_bad_certificates(
     assert_eq!((status, problem["reason"].as_str()), (401, Some("content_mismatch")), "{problem}");
 }
 
-/// The page's EDS form (what `/static/eds-login.js` posts after NCALayer signed).
+/// The page's EDS form (what `/static/eds.js` posts after NCALayer signed).
 async fn the_login_page_signs_in_with_a_signed_challenge(app: &TestApp) {
     let iin = app.iin_of("citizen", 0);
     let page = app.client.get(app.url("/login")).send().await.unwrap();
@@ -305,8 +305,8 @@ async fn the_login_page_signs_in_with_a_signed_challenge(app: &TestApp) {
         .next()
         .expect("the login page sets the CSRF cookie");
     let html = page.text().await.unwrap();
-    assert!(html.contains(r#"action="/login/eds""#) && html.contains("/static/eds-login.js"), "the page offers EDS login");
-    let script = app.client.get(app.url("/static/eds-login.js")).send().await.unwrap();
+    assert!(html.contains(r#"action="/login/eds""#) && html.contains("/static/eds.js"), "the page offers EDS login");
+    let script = app.client.get(app.url("/static/eds.js")).send().await.unwrap();
     assert_eq!(script.status(), 200);
     assert!(script.text().await.unwrap().contains("kz.gov.pki.knca.commonUtils"));
 

@@ -467,6 +467,8 @@ pub async fn service(State(state): State<AppState>, Path(id): Path<String>, Quer
     responses((status = 201, body = ApplicationView), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody), (status = 503, body = ProblemBody)))]
 pub async fn file(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(req): ApiJson<FileRequest>) -> Result<(StatusCode, Json<ApplicationView>), Problem> {
+    // Before an applicant's account is opened for an office filing.
+    service::not_the_queue(&req.service_id)?;
     let applicant = match &req.applicant_iin {
         Some(iin) => {
             let iin = Iin::parse(iin).map_err(|e| Problem::invalid_iin("applicant_iin", e))?;
@@ -497,6 +499,7 @@ pub async fn file(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(r
 #[utoipa::path(post, path = "/api/v1/applications/intake-refusals", tag = "applications", security(("bearer" = [])), request_body = IntakeRefusalRequest,
     responses((status = 201, body = RefusalReceiptView), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub async fn refuse_intake(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(req): ApiJson<IntakeRefusalRequest>) -> Result<(StatusCode, Json<RefusalReceiptView>), Problem> {
+    service::not_the_queue(&req.service_id)?;
     let iin = Iin::parse(&req.applicant_iin).map_err(|e| Problem::invalid_iin("applicant_iin", e))?;
     if !me.principal.roles().any(|r| r == Role::Operator) {
         return Err(Problem::forbidden());

@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/regions/{id}/queue-log/heads", get(queue_log::heads))
         .route("/queue-log/proof", get(queue_log::proof))
         .route("/queue/registrations", post(queue::register))
+        .route("/queue/registrations/signing-content", post(queue::signing_content))
         .route("/queue/registrations/{id}", get(queue::registration))
         .route("/queue/registrations/{id}/preferences", put(queue::change))
         .route("/queue/registrations/{id}/claims", post(queue::claim))

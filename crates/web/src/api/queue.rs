@@ -67,6 +67,23 @@ pub struct RegistrationRequest {
     /// in state registries (002 §10). Without it nothing is asked and nothing is registered.
     #[serde(default)]
     pub consent: bool,
+    /// Portal only, where the region's S1 edition checks the applicant's EDS (every shipped
+    /// portal but Almaty region's): the applicant's CMS signature (base64 DER, or PEM) over the
+    /// bytes `POST /api/v1/queue/registrations/signing-content` gives for this same body.
+    #[serde(default)]
+    pub signature: Option<String>,
+}
+
+/// What a portal applicant signs for a registration body.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct SigningContent {
+    /// The exact bytes to sign (base64): `kezek_web::queue::signing_content`.
+    pub content: String,
+    /// SHA-256 of those bytes, hex, to show or compare.
+    pub content_sha256: String,
+    /// Whether the region's S1 edition checks the applicant's signature on the portal; when
+    /// false, the registration is sent without one.
+    pub signature_required: bool,
 }
 
 /// A notarised power of attorney presented by a representative (000 R1 §10 process 2).
@@ -366,6 +383,39 @@ fn staff_role_in(me: &Authenticated, region: i64, roles: &[Role]) -> Option<Role
     responses((status = 201, body = QueueNotification), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
         (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(req): ApiJson<RegistrationRequest>) -> Result<(StatusCode, Json<QueueNotification>), Problem> {
+    let registration = registration_of(&state, &me, req).await?;
+    let r = service::register(&state, registration).await?;
+    Ok((StatusCode::CREATED, Json(QueueNotification {
+        entry_id: r.entry_id,
+        registration_no: r.registration_no,
+        registered_at: r.registered_at,
+        status: "waiting".into(),
+        application_id: r.application_id,
+    })))
+}
+
+/// The bytes a citizen signs to register a child on the portal: the body is the registration
+/// itself (without `signature`), parsed exactly as `POST /api/v1/queue/registrations` parses it.
+/// Nothing is written and no registry is asked.
+#[utoipa::path(post, path = "/api/v1/queue/registrations/signing-content", tag = "queue", security(("bearer" = [])), request_body = RegistrationRequest,
+    responses((status = 200, body = SigningContent), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub async fn signing_content(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJson(req): ApiJson<RegistrationRequest>) -> Result<Json<SigningContent>, Problem> {
+    use base64::Engine;
+    use sha2::Digest;
+    if req.applicant_iin.is_some() {
+        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "problem-registration-not-signed-here").field("applicant_iin"));
+    }
+    let registration = registration_of(&state, &me, req).await?;
+    let content = service::signing_content(&registration);
+    Ok(Json(SigningContent {
+        content: base64::engine::general_purpose::STANDARD.encode(&content),
+        content_sha256: hex::encode(sha2::Sha256::digest(&content)),
+        signature_required: crate::queue_applications::portal_signs(&state, registration.region_id, state.clock.now()).await?,
+    }))
+}
+
+/// Parses a registration request at the boundary: who files it on which channel, for whom.
+async fn registration_of(state: &AppState, me: &Authenticated, req: RegistrationRequest) -> Result<Registration, Problem> {
     let child_iin = Iin::parse(&req.child_iin).map_err(|e| Problem::invalid_iin("child_iin", e))?;
     let child_birth_date = parse_date("child_birth_date", &req.child_birth_date)?;
     let desired_start = parse_date("desired_start", &req.desired_start)?;
@@ -389,11 +439,11 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
         Some(iin) => {
             authorize(&me.principal, Action::FileForApplicant(RegionId(req.region_id))).map_err(|_| Problem::forbidden())?;
             let iin = Iin::parse(iin).map_err(|e| Problem::invalid_iin("applicant_iin", e))?;
-            let channel = match staff_role_in(&me, req.region_id, &[Role::Operator, Role::Clerk]) {
+            let channel = match staff_role_in(me, req.region_id, &[Role::Operator, Role::Clerk]) {
                 Some(Role::Operator) => Channel::StateCorporation,
                 _ => Channel::ProviderOffice,
             };
-            (super::accounts::applicant_for(&state, me.user_id(), &iin, req.applicant_name.as_deref()).await?, channel, Some(me.user_id()))
+            (super::accounts::applicant_for(state, me.user_id(), &iin, req.applicant_name.as_deref()).await?, channel, Some(me.user_id()))
         }
     };
     let applicant_iin = match &req.applicant_iin {
@@ -420,15 +470,9 @@ pub async fn register(State(state): State<AppState>, ApiUser(me): ApiUser, ApiJs
         standing,
         channel,
         accepted_by,
+        signature: req.signature,
     };
-    let r = service::register(&state, registration).await?;
-    Ok((StatusCode::CREATED, Json(QueueNotification {
-        entry_id: r.entry_id,
-        registration_no: r.registration_no,
-        registered_at: r.registered_at,
-        status: "waiting".into(),
-        application_id: r.application_id,
-    })))
+    Ok(registration)
 }
 
 fn check_evidence(p: &ClaimInput) -> Result<(), Problem> {

@@ -121,6 +121,12 @@ pub fn filing_content(body: &Value, iin: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The bytes of a `SigningContent` answer.
+pub fn signing_bytes(c: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(c["content"].as_str().expect("content")).expect("base64 content")
+}
+
 pub struct TestApp {
     /// Tokens by IIN, so a test logs each account in once (logins are rate limited per address).
     tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -299,6 +305,21 @@ impl TestApp {
         let r = self.client.put(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A portal registration body as its applicant (the holder of `token`) signs it through
+    /// NCALayer: the bytes `POST /api/v1/queue/registrations/signing-content` names for it,
+    /// signed by the applicant's valid test certificate, in `signature`. Unchanged when the
+    /// server names none (a body it cannot parse, a staff filing) or asks for no signature.
+    pub async fn signed_registration(&self, token: &str, mut body: Value) -> Value {
+        let (status, c) = self.post("/api/v1/queue/registrations/signing-content", token, body.clone()).await;
+        if status != 200 || c["signature_required"] != true {
+            return body;
+        }
+        let (_, me) = self.get("/api/v1/me", Some(token)).await;
+        let iin = me["iin"].as_str().expect("the account's IIN");
+        body["signature"] = serde_json::json!(self.pki.sign(kezek_eds::testpki::UserCase::Valid, iin, &signing_bytes(&c), false));
+        body
     }
 
     /// Organization ids of the demo region `code`, of `kind`.
