@@ -135,8 +135,8 @@ test('without JavaScript the page says a portal registration needs NCALayer and 
     const m = msgs[lang];
     const { context, page } = await parentWithNcaLayer(null, { javaScriptEnabled: false });
     try {
-      await page.goto(`${server.url}/children/new?region=${region.id}&language=kk`);
       await switchLanguage(page, lang);
+      await page.goto(`${server.url}/children/new?region=${region.id}&language=kk`);
       const note = page.locator('#eds-needs-script');
       assert.equal(await note.isVisible(), true);
       assert.equal(await text(note), m['register-sign-needs-script']);

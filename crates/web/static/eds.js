@@ -129,7 +129,7 @@
 
     var demo = document.getElementById('demo-sign');
     if (demo) {
-      demo.hidden = false;
+      document.getElementById('demo-signer').hidden = false;
       demo.addEventListener('click', function () {
         signAndSend(function (base64) {
           return postForm('/demo/eds/sign', { csrf: form.elements.csrf.value, content: base64 })
