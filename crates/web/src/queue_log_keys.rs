@@ -83,13 +83,26 @@ impl RegionKeys {
             }
         };
         let pem = key.to_pkcs8_pem(LineEnding::LF).expect("a P-256 key encodes as PKCS#8");
-        // create_new: when two processes make the key at once, the loser reads the winner's.
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
-        match file {
-            Ok(mut f) => {
-                f.write_all(pem.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
-                Ok(QueueLogKey { key })
-            }
+        // Written whole under a name of its own, then linked to the key's name, which fails if
+        // the name exists: when two processes make the key at once, the loser reads the
+        // winner's complete file (a file created in place could be read while still empty).
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).expect("the operating system provides randomness");
+        let draft = self.dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("key"), hex::encode(nonce)));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&draft)
+            .and_then(|mut f| f.write_all(pem.as_bytes()).and_then(|()| f.sync_all()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&draft);
+            return Err(io(e));
+        }
+        let linked = std::fs::hard_link(&draft, path);
+        let _ = std::fs::remove_file(&draft);
+        match linked {
+            Ok(()) => Ok(QueueLogKey { key }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 self.read(path)?.ok_or_else(|| io(std::io::Error::other("the key file vanished")))
             }
@@ -321,6 +334,21 @@ mod tests {
 
     fn statement() -> HeadStatement {
         HeadStatement { region_id: 3, day: "2026-11-25".into(), size: 12, root: [7; 32], signed_at: "2026-11-25T13:00:00Z".into() }
+    }
+
+    #[test]
+    fn processes_making_a_key_at_once_all_read_the_same_whole_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let keys = RegionKeys::in_data_dir(dir.path());
+            let made: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8).map(|_| s.spawn(|| keys.key_of(5).map(|k| k.public_key_pem()))).collect();
+                handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+            });
+            assert!(made.iter().all(|k| *k == made[0]));
+            let left: Vec<_> = std::fs::read_dir(dir.path().join("keys")).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(left.len(), 1, "no drafts left behind: {left:?}");
+        }
     }
 
     #[test]
