@@ -173,10 +173,10 @@ pub struct PositionEntryRow {
     pub preferences: RankedKindergartens,
 }
 
-/// The select of [`PositionEntryRow`]s of region `$1` on day `$2`, with `$tail` added to the
-/// WHERE clause.
+/// The select of [`PositionEntryRow`]s on day `$2` whose registrations meet `$where` (which
+/// names the region `$1`).
 macro_rules! position_entries_sql {
-    ($tail:literal) => {
+    ($where:literal) => {
         concat!(
             "SELECT e.id, e.applicant_user_id, e.status, e.registration_no, e.registered_at, e.child_birth_date, e.language, \
              e.desired_start, e.sibling_kindergarten_id, e.child_iin, e.log_salt, \
@@ -184,8 +184,8 @@ macro_rules! position_entries_sql {
                  JOIN priority_categories c ON c.id = pc.category_id WHERE pc.entry_id = e.id AND pc.status = 'confirmed' \
                  AND (pc.expires_on IS NULL OR pc.expires_on >= $2)), 0) ELSE 0 END AS priority, ",
             ranked_preferences_column!(),
-            " FROM queue_entries e WHERE e.region_id = $1",
-            $tail,
+            " FROM queue_entries e WHERE ",
+            $where,
             " ORDER BY e.id"
         )
     };
@@ -523,7 +523,7 @@ impl Db {
     /// Every registration of a region, whatever its status, with the effective priority class
     /// on `today` of the waiting ones.
     pub async fn position_entries(&self, region: i64, today: Date) -> Result<Vec<PositionEntryRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as(position_entries_sql!(""))
+        Ok(on_pool!(self, p => sqlx::query_as(position_entries_sql!("e.region_id = $1"))
             .bind(region).bind(today).fetch_all(p).await)?)
     }
 
@@ -534,7 +534,9 @@ impl Db {
         // `$N` names after the three shared values; the lists are short, so SQLite's lookup of
         // each name among those seen so far costs little here.
         let list = if ids.is_empty() { "NULL".to_owned() } else { rows_sql(ids.len(), 3, 1, |v| v[0].clone()) };
-        let sql = position_entries_sql!("{filter}").replace("{filter}", &format!(" AND (e.id > $3 OR e.id IN ({list}))"));
+        // `+e.region_id`: not through the region's index, which would visit every registration of
+        // the region (16 ms for 100,000), but by id, which finds the few asked for at once.
+        let sql = position_entries_sql!("+e.region_id = $1 AND (e.id > $3 OR e.id IN ({list}))").replace("{list}", &list);
         Ok(on_pool!(self, p => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false).bind(region).bind(today).bind(after_id);
             for id in ids {
