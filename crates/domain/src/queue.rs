@@ -141,7 +141,7 @@ pub fn school_year_start(day: Date) -> Date {
 }
 
 /// The band of a child born on `birth` in the school year of `start`, if any.
-pub fn band_on_start<'b>(bands: &'b [Band], birth: Date, start: Date) -> Option<&'b Band> {
+pub fn band_on_start(bands: &[Band], birth: Date, start: Date) -> Option<&Band> {
     let age = age_on(birth, school_year_start(start));
     bands
         .iter()

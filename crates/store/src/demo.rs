@@ -184,7 +184,7 @@ impl People<'_> {
             self.next_serial += 1;
             let birth = Date::from_calendar_date(year, Month::April, 1 + (self.next_serial % 28) as u8)
                 .expect("days 1..=28 exist in April");
-            let sex = if self.next_serial % 2 == 0 { Sex::Female } else { Sex::Male };
+            let sex = if self.next_serial.is_multiple_of(2) { Sex::Female } else { Sex::Male };
             if let Some(iin) = iin_for(birth, sex, self.next_serial) {
                 return iin;
             }

@@ -575,11 +575,11 @@ impl WriteTx {
 
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_priority_category(&mut self, region: i64, code: &str, class: i64, names: [&str; 3], evidence: &str, clause: &str) -> Result<i64> {
-        Ok(on_tx!(&mut self.tx, c => sqlx::query_scalar(
+        on_tx!(&mut self.tx, c => sqlx::query_scalar(
             "INSERT INTO priority_categories (region_id, code, class, name_kk, name_ru, name_en, evidence, clause) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
             .bind(region).bind(code).bind(class).bind(names[0]).bind(names[1]).bind(names[2]).bind(evidence).bind(clause)
-            .fetch_one(c).await).map_err(conflict_as("priority category"))?)
+            .fetch_one(c).await).map_err(conflict_as("priority category"))
     }
 
     /// Marks a category whose right ends on a day its evidence fixes.
@@ -741,10 +741,10 @@ impl WriteTx {
 
     pub async fn insert_referral(&mut self, round: Option<i64>, entry: i64, group: i64, expires_on: Date) -> Result<i64> {
         let now = self.now();
-        Ok(on_tx!(&mut self.tx, c => sqlx::query_scalar(
+        on_tx!(&mut self.tx, c => sqlx::query_scalar(
             "INSERT INTO referrals (round_id, entry_id, group_id, issued_at, expires_on, status) VALUES ($1, $2, $3, $4, $5, 'open') RETURNING id")
             .bind(round).bind(entry).bind(group).bind(now).bind(expires_on).fetch_one(c).await)
-            .map_err(conflict_as("live referral of this child"))?)
+            .map_err(conflict_as("live referral of this child"))
     }
 
     /// Moves a referral from `from` to `to`; `false` when it was not in `from`.

@@ -21,7 +21,12 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// A problem to answer with: a status, a message key (titles are `<key>`, details `<key>-detail`)
 /// and the arguments of the detail message.
 #[derive(Debug, Clone)]
-pub struct Problem {
+pub struct Problem(Box<ProblemDetails>);
+
+/// What a [`Problem`] says; kept behind a box so that `Result<T, Problem>` stays small (every
+/// handler returns one).
+#[derive(Debug, Clone)]
+pub struct ProblemDetails {
     pub status: StatusCode,
     pub key: &'static str,
     pub args: Vec<(&'static str, String)>,
@@ -79,9 +84,23 @@ pub struct ProblemBody {
     pub application_id: Option<i64>,
 }
 
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
+    }
+}
+
 impl Problem {
     pub fn new(status: StatusCode, key: &'static str) -> Problem {
-        Problem { status, key, args: Vec::new(), field: None, retry_after: None, reason: None, grounds: None, motive: None, application_id: None }
+        Problem(Box::new(ProblemDetails { status, key, args: Vec::new(), field: None, retry_after: None, reason: None, grounds: None, motive: None, application_id: None }))
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Problem {

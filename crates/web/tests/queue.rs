@@ -32,7 +32,7 @@ fn today() -> Date {
 
 /// A valid child IIN for a birth date; `n` makes it unique.
 fn child_iin(birth: Date, n: u16) -> String {
-    (n * 10..).find_map(|s| iin_for(birth, if n % 2 == 0 { Sex::Female } else { Sex::Male }, s)).unwrap().as_string()
+    (n * 10..).find_map(|s| iin_for(birth, if n.is_multiple_of(2) { Sex::Female } else { Sex::Male }, s)).unwrap().as_string()
 }
 
 struct Region {
@@ -61,7 +61,7 @@ async fn almaty(app: &TestApp) -> Region {
 fn registration(region: &Region, i: usize, applicant: Option<(&str, &str)>) -> Value {
     // Ages spread over every band: born between 1.1 and 5.8 years before this school year's 1 September.
     let birth = kezek_domain::queue::school_year_start(today()) - Duration::days(400 + (i as i64 * 37) % 1650);
-    let (language, pool) = if i % 3 == 0 { ("ru", &region.ru) } else { ("kk", &region.kk) };
+    let (language, pool) = if i.is_multiple_of(3) { ("ru", &region.ru) } else { ("kk", &region.kk) };
     let n = 1 + i % 3;
     let prefs: Vec<i64> = (0..n).map(|j| pool[(i * 7 + j * 3) % pool.len()]).collect::<Vec<_>>();
     let mut prefs_unique = Vec::new();
@@ -75,13 +75,13 @@ fn registration(region: &Region, i: usize, applicant: Option<(&str, &str)>) -> V
         "child_iin": child_iin(birth, i as u16 + 1),
         "child_birth_date": birth.to_string(),
         "child_name": format!("Бала {i}"),
-        "relation": if i % 2 == 0 { "mother" } else { "father" },
+        "relation": if i.is_multiple_of(2) { "mother" } else { "father" },
         "language": language,
         "preferences": prefs_unique,
         "desired_start": today().to_string(),
         "consent": true,
     });
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         body["priority"] = json!({"category": "large-family", "evidence_kind": "document", "evidence_ref": format!("certificate {i}")});
     }
     if let Some((iin, name)) = applicant {
@@ -251,8 +251,8 @@ async fn two_hundred_children_through_registration_round_referrals_and_enrolment
         let (_, g) = app.get(&format!("/api/v1/regions/{}/places", region.id), None).await;
         let k = g.as_array().unwrap().iter().find(|x| x["group_id"] == group).unwrap()["kindergarten_id"].as_i64().unwrap();
         let position = ks.iter().position(|x| x["id"] == k).unwrap();
-        if !heads.contains_key(&k) {
-            heads.insert(k, app.token(&app.iin_of("kindergarten_head", position)).await);
+        if let std::collections::hash_map::Entry::Vacant(e) = heads.entry(k) {
+            e.insert(app.token(&app.iin_of("kindergarten_head", position)).await);
         }
         // Another kindergarten's head may not enrol the child.
         let other = app.token(&app.iin_of("kindergarten_head", (position + 1) % 20)).await;

@@ -1195,7 +1195,7 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             cx,
             e,
             e.line,
-            format!("no channels: a service is filed through at least one"),
+            "no channels: a service is filed through at least one".to_string(),
         );
     }
     if e.results.is_empty() {
@@ -1203,7 +1203,7 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             cx,
             e,
             e.line,
-            format!("no `[[results]]`: what does the service issue?"),
+            "no `[[results]]`: what does the service issue?".to_string(),
         );
     }
 
@@ -1374,9 +1374,7 @@ fn check_and_expand(cx: &mut Ctx, e: &EditionSpec) -> Edition {
             cx,
             e,
             line,
-            format!(
-                "a step may refuse, but no result is a `motivated_refusal` or `refusal_receipt`"
-            ),
+            "a step may refuse, but no result is a `motivated_refusal` or `refusal_receipt`".to_string(),
         ),
         (None, Some((r, line))) => report(
             cx,
