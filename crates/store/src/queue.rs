@@ -116,26 +116,17 @@ pub struct ClaimRow {
 /// and the name of whoever decided it. `child_name` is personal data.
 #[derive(Clone, sqlx::FromRow)]
 pub struct ClaimReviewRow {
-    pub id: i64,
-    pub entry_id: i64,
+    #[sqlx(flatten)]
+    pub claim: ClaimRow,
     pub registration_no: i64,
     pub child_name: String,
     pub child_birth_date: Date,
-    pub category_id: i64,
-    pub status: String,
-    pub evidence_kind: String,
-    pub evidence_ref: String,
-    pub submitted_at: OffsetDateTime,
-    pub decided_by: Option<i64>,
     pub decided_by_name: Option<String>,
-    pub decided_at: Option<OffsetDateTime>,
-    pub expires_on: Option<Date>,
-    pub reason: String,
 }
 
 impl std::fmt::Debug for ClaimReviewRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClaimReviewRow").field("id", &self.id).field("status", &self.status).finish_non_exhaustive()
+        f.debug_struct("ClaimReviewRow").field("id", &self.claim.id).field("status", &self.claim.status).finish_non_exhaustive()
     }
 }
 

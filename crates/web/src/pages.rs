@@ -78,6 +78,14 @@ pub fn problem_page(me: Option<&Authenticated>, p: Problem) -> Response {
     render(ProblemPage { t: Tr::current(), back: "/".into(), user_name, csrf, title: body.title, detail: body.detail }, p.status)
 }
 
+/// A built page answered with `status`, or the page of the problem that stopped building it.
+pub fn page_or_problem(me: Option<&Authenticated>, page: Result<impl Template, Problem>, status: StatusCode) -> Response {
+    match page {
+        Ok(page) => render(page, status),
+        Err(p) => problem_page(me, p),
+    }
+}
+
 /// The header's data: who is signed in and the token their sign-out form carries.
 pub fn chrome(me: Option<&Authenticated>) -> (Option<String>, String) {
     match me {

@@ -24,7 +24,7 @@ use crate::auth::{ApiUser, Authenticated, Visitor};
 use crate::html::{Tr, render};
 use crate::pages::{
     FieldError, Fields, category_name, chrome, day, field_error, group_label, kindergarten_names, language_name, moment, msg,
-    own_error, problem_page, region_name, see_other, signed_form, signed_in,
+    own_error, page_or_problem, problem_page, region_name, see_other, signed_form, signed_in,
 };
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -666,10 +666,7 @@ async fn register_get(state: AppState, visitor: Option<Authenticated>, q: Regist
     }
     let notice = q.registered.as_deref().and_then(|n| n.parse::<i64>().ok()).map(|n| msg("notice-registered", &[("number", n.to_string())]));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    match register_page(&state, &me, filer, values, errors, notice).await {
-        Ok(page) => render(page, status),
-        Err(p) => problem_page(Some(&me), p),
-    }
+    page_or_problem(Some(&me), register_page(&state, &me, filer, values, errors, notice).await, status)
 }
 
 /// `GET /children/new`: the parent's registration form (region and language first).
@@ -800,10 +797,7 @@ async fn register_post(state: AppState, visitor: Option<Authenticated>, form: Ve
     // The signature was over what was sent; a corrected form is signed again.
     let mut fields = fields;
     fields.set("signature", "");
-    match register_page(&state, &me, filer, fields, errors, None).await {
-        Ok(page) => render(page, status),
-        Err(p) => problem_page(Some(&me), p),
-    }
+    page_or_problem(Some(&me), register_page(&state, &me, filer, fields, errors, None).await, status)
 }
 
 /// `POST /children/new/signing-content`: the bytes the parent signs for the form as filled in,
@@ -948,10 +942,7 @@ pub async fn preferences_form(State(state): State<AppState>, Visitor(visitor): V
         preferences_page(&state, &me, &view, values, Vec::new()).await
     }
     .await;
-    match page {
-        Ok(page) => render(page, StatusCode::OK),
-        Err(p) => problem_page(Some(&me), p),
-    }
+    page_or_problem(Some(&me), page, StatusCode::OK)
 }
 
 /// `POST /children/{id}/preferences`: the change goes through the API's handler.
@@ -978,10 +969,7 @@ pub async fn preferences_submit(State(state): State<AppState>, Visitor(visitor):
             }
         }
     };
-    match preferences_page(&state, &me, &view, fields, errors).await {
-        Ok(page) => render(page, status),
-        Err(p) => problem_page(Some(&me), p),
-    }
+    page_or_problem(Some(&me), preferences_page(&state, &me, &view, fields, errors).await, status)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1113,10 +1101,7 @@ pub async fn places(State(state): State<AppState>, Visitor(visitor): Visitor, Pa
         })
     }
     .await;
-    match page {
-        Ok(page) => render(page, StatusCode::OK),
-        Err(p) => problem_page(visitor.as_ref(), p),
-    }
+    page_or_problem(visitor.as_ref(), page, StatusCode::OK)
 }
 
 #[derive(Template)]
@@ -1183,8 +1168,5 @@ pub async fn round(State(state): State<AppState>, Visitor(visitor): Visitor, Pat
         })
     }
     .await;
-    match page {
-        Ok(page) => render(page, StatusCode::OK),
-        Err(p) => problem_page(visitor.as_ref(), p),
-    }
+    page_or_problem(visitor.as_ref(), page, StatusCode::OK)
 }

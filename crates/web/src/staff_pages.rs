@@ -20,10 +20,10 @@ use crate::api::ApiJson;
 use crate::api::directory::{self as api_d, PlacesRequest};
 use crate::api::queue::{self as api_q, ClaimDecisionRequest, ClaimsQuery, EnrolRequest, ReasonRequest};
 use crate::auth::{ApiUser, Authenticated, Visitor};
-use crate::html::{Tr, render};
+use crate::html::Tr;
 use crate::pages::{
     FieldError, Fields, category_name, chrome, day, field_error, group_label, kindergarten_names, moment, msg, organization_name,
-    own_error, problem_page, region_name, see_other, signed_form, signed_in,
+    own_error, page_or_problem, problem_page, region_name, see_other, signed_form, signed_in,
 };
 use crate::queue::ClaimDecision;
 use crate::problem::Problem;
@@ -148,10 +148,7 @@ async fn kindergarten_page(state: &AppState, me: &Authenticated, id: i64, values
 }
 
 async fn kindergarten_response(state: &AppState, me: &Authenticated, id: i64, values: Fields, errors: Vec<FieldError>, notice: Option<String>, status: StatusCode) -> Response {
-    match kindergarten_page(state, me, id, values, errors, notice).await {
-        Ok(page) => render(page, status),
-        Err(p) => problem_page(Some(me), p),
-    }
+    page_or_problem(Some(me), kindergarten_page(state, me, id, values, errors, notice).await, status)
 }
 
 /// `GET /kindergartens/{id}`: the head's groups and referrals.
@@ -381,10 +378,7 @@ async fn claims_page(state: &AppState, me: &Authenticated, region: i64, status: 
 }
 
 async fn claims_response(state: &AppState, me: &Authenticated, region: i64, status: &str, form: FormState, notice: Option<String>, code: StatusCode) -> Response {
-    match claims_page(state, me, region, status, form, notice).await {
-        Ok(page) => render(page, code),
-        Err(p) => problem_page(Some(me), p),
-    }
+    page_or_problem(Some(me), claims_page(state, me, region, status, form, notice).await, code)
 }
 
 /// `GET /regions/{id}/claims`: the region's priority claims in one state, pending ones with
@@ -494,10 +488,7 @@ async fn rounds_response(state: &AppState, visitor: Option<Authenticated>, regio
         Ok(me) => me,
         Err(r) => return r,
     };
-    match rounds_page(state, &me, region, confirm, Vec::new()).await {
-        Ok(page) => render(page, StatusCode::OK),
-        Err(p) => problem_page(Some(&me), p),
-    }
+    page_or_problem(Some(&me), rounds_page(state, &me, region, confirm, Vec::new()).await, StatusCode::OK)
 }
 
 /// `GET /regions/{id}/rounds`: the region's queue at a glance and its rounds.
@@ -519,10 +510,7 @@ pub async fn start_round(State(state): State<AppState>, Visitor(visitor): Visito
     match api_q::start_round(State(state.clone()), ApiUser(me.clone()), Path(region)).await {
         Ok((_, Json(summary))) => see_other(&format!("/rounds/{}?started=1", summary.round_id)),
         Err(p) if p.status == StatusCode::FORBIDDEN || p.status == StatusCode::NOT_FOUND => problem_page(Some(&me), p),
-        Err(p) => match rounds_page(&state, &me, region, true, vec![field_error(&p, "start-round")]).await {
-            Ok(page) => render(page, p.status),
-            Err(p) => problem_page(Some(&me), p),
-        },
+        Err(p) => page_or_problem(Some(&me), rounds_page(&state, &me, region, true, vec![field_error(&p, "start-round")]).await, p.status),
     }
 }
 
@@ -613,10 +601,7 @@ pub async fn honesty(State(state): State<AppState>, Visitor(visitor): Visitor, P
         })
     }
     .await;
-    match page {
-        Ok(page) => render(page, StatusCode::OK),
-        Err(p) => problem_page(Some(&me), p),
-    }
+    page_or_problem(Some(&me), page, StatusCode::OK)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -685,10 +670,7 @@ async fn settings_page(state: &AppState, me: &Authenticated, region: i64, values
 }
 
 async fn settings_response(state: &AppState, me: &Authenticated, region: i64, values: Option<Fields>, errors: Vec<FieldError>, notice: Option<String>, status: StatusCode) -> Response {
-    match settings_page(state, me, region, values, errors, notice).await {
-        Ok(page) => render(page, status),
-        Err(p) => problem_page(Some(me), p),
-    }
+    page_or_problem(Some(me), settings_page(state, me, region, values, errors, notice).await, status)
 }
 
 /// `GET /regions/{id}/settings`: the region's queue settings in a form.

@@ -617,14 +617,15 @@ pub async fn region_claims(
     }
     let categories = state.db.priority_categories(region).await?;
     let rows = state.db.claims_of_region(region, status, limit).await?;
-    Ok(Json(rows.into_iter().map(|c| {
+    Ok(Json(rows.into_iter().map(|r| {
+        let c = r.claim;
         let category = categories.iter().find(|k| k.id == c.category_id);
         ClaimReview {
             id: c.id,
             entry_id: c.entry_id,
-            registration_no: c.registration_no,
-            child_name: c.child_name,
-            child_birth_date: c.child_birth_date,
+            registration_no: r.registration_no,
+            child_name: r.child_name,
+            child_birth_date: r.child_birth_date,
             category: category.map_or_else(String::new, |k| k.code.clone()),
             class: category.map_or(0, |k| k.class),
             status: c.status,
@@ -632,7 +633,7 @@ pub async fn region_claims(
             evidence_ref: c.evidence_ref,
             submitted_at: c.submitted_at,
             decided_by: c.decided_by,
-            decided_by_name: c.decided_by_name,
+            decided_by_name: r.decided_by_name,
             decided_at: c.decided_at,
             expires_on: c.expires_on,
             reason: c.reason,
