@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, loadMessages, demoLogin } from './lib/kezek.mjs';
+import { stopDemo, startDemo, demoLogin } from './lib/kezek.mjs';
 import { openSignIn, text, waitForFocus } from './lib/pages.mjs';
 
 let server;
@@ -16,15 +16,10 @@ let chromium;
 let msgs;
 
 before(async () => {
-  msgs = await loadMessages();
-  server = await startServer();
-  chromium = await launchBrowser();
+  ({ msgs, server, chromium } = await startDemo());
 });
 
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-});
+after(() => stopDemo({ server, chromium }));
 
 /** The sign-in page in English, its NCALayer `sign(base64) -> base64 CMS` run in Node. */
 function signInPageWithNcaLayer(sign) {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, loadMessages, demoLogin, fill, almatyToday, bandOf, apiToken, DEMO_PASSWORD } from './lib/kezek.mjs';
+import { demoRegion, stopDemo, startDemo, demoLogin, fill, almatyToday, bandOf, apiToken, DEMO_PASSWORD } from './lib/kezek.mjs';
 import { openSignIn, switchLanguage, submitSignIn, text, waitForFocus, assertFits, PHONE } from './lib/pages.mjs';
 
 let server;
@@ -20,18 +20,11 @@ let msgs;
 let region;
 
 before(async () => {
-  msgs = await loadMessages();
-  server = await startServer();
-  chromium = await launchBrowser();
-  const regions = await (await fetch(`${server.url}/api/v1/regions`)).json();
-  region = regions.find((r) => r.code === 'almaty-city');
-  assert.ok(region, 'the demo has Almaty city');
+  ({ msgs, server, chromium } = await startDemo());
+  region = await demoRegion(server, 'almaty-city');
 });
 
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-});
+after(() => stopDemo({ server, chromium }));
 
 // The first demo family of the person registry (catalog/registries/persons.csv).
 const FAMILY = { citizen: 0, child: '230214502028', birth: '2023-02-14', name: 'Ахметов Алихан' };

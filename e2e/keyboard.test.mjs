@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, loadMessages, demoLogin, DEMO_PASSWORD } from './lib/kezek.mjs';
+import { stopDemo, startDemo, demoLogin, DEMO_PASSWORD } from './lib/kezek.mjs';
 import { newPage, waitForFocus, focusIsVisible } from './lib/pages.mjs';
 
 let server;
@@ -11,15 +11,10 @@ let chromium;
 let msgs;
 
 before(async () => {
-  msgs = await loadMessages();
-  server = await startServer();
-  chromium = await launchBrowser();
+  ({ msgs, server, chromium } = await startDemo());
 });
 
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-});
+after(() => stopDemo({ server, chromium }));
 
 /** What has the focus, in words a failure message can show. */
 function describeFocus(page) {

@@ -7,7 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, loadMessages, demoLogin, fill, screenshotPath, almatyToday, bandOf } from './lib/kezek.mjs';
+import { demoRegion, stopDemo, startDemo, demoLogin, fill, screenshotPath, almatyToday, bandOf } from './lib/kezek.mjs';
 import { newPage, switchLanguage, signIn as signInAs, assertFits, focusIsVisible, text, waitForFocus, PHONE } from './lib/pages.mjs';
 
 let server;
@@ -16,18 +16,11 @@ let msgs;
 let region;
 
 before(async () => {
-  msgs = await loadMessages();
-  server = await startServer();
-  chromium = await launchBrowser();
-  const regions = await (await fetch(`${server.url}/api/v1/regions`)).json();
-  region = regions.find((r) => r.code === 'almaty-city');
-  assert.ok(region, 'the demo has Almaty city');
+  ({ msgs, server, chromium } = await startDemo());
+  region = await demoRegion(server, 'almaty-city');
 });
 
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-});
+after(() => stopDemo({ server, chromium }));
 
 // The demo families of the person registry (catalog/registries/persons.csv), one per language.
 const FAMILIES = {

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, loadMessages, demoLogin, screenshotPath, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
+import { stopDemo, startDemo, demoLogin, screenshotPath, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
 import { newPage, switchLanguage, submitSignIn, assertFits, PHONE, DESKTOP } from './lib/pages.mjs';
 
 let server;
@@ -14,18 +14,13 @@ let msgs;
 let region;
 
 before(async () => {
-  msgs = await loadMessages();
-  server = await startServer();
-  chromium = await launchBrowser();
+  ({ msgs, server, chromium } = await startDemo());
   const regions = await (await fetch(`${server.url}/api/v1/regions`)).json();
   assert.ok(regions.length > 0, 'the demo data has regions');
   region = regions[0];
 });
 
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-});
+after(() => stopDemo({ server, chromium }));
 
 const SIZES = [['phone', PHONE], ['desktop', DESKTOP]];
 

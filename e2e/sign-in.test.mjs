@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, loadMessages, demoLogin, fill, withWrongCheckDigit, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
+import { stopDemo, startDemo, demoLogin, fill, withWrongCheckDigit, DEMO_PASSWORD, LANGS } from './lib/kezek.mjs';
 import { openSignIn, submitSignIn, signOut, text, waitForFocus } from './lib/pages.mjs';
 
 let server;
@@ -12,15 +12,10 @@ let chromium;
 let msgs;
 
 before(async () => {
-  msgs = await loadMessages();
-  server = await startServer();
-  chromium = await launchBrowser();
+  ({ msgs, server, chromium } = await startDemo());
 });
 
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-});
+after(() => stopDemo({ server, chromium }));
 
 /** Opens the sign-in page and picks `lang` with the header link. */
 async function loginPageIn(lang, options) {

@@ -9,7 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, loadMessages, demoLogin, fill, screenshotPath, almatyToday, bandOf, apiToken } from './lib/kezek.mjs';
+import { demoRegion, stopDemo, startDemo, demoLogin, fill, screenshotPath, almatyToday, bandOf, apiToken } from './lib/kezek.mjs';
 import { signIn, switchLanguage, assertFits, focusIsVisible, text, waitForFocus, PHONE } from './lib/pages.mjs';
 
 let server;
@@ -29,12 +29,8 @@ const ALIKHAN = { lang: 'kk', staff: 'clerk', citizen: 0, child: '230214502028',
   category: 'disabled-parent', evidence: '№ 0093, 14.09.2026' };
 
 before(async () => {
-  msgs = await loadMessages();
-  server = await startServer();
-  chromium = await launchBrowser();
-  const regions = await (await fetch(`${server.url}/api/v1/regions`)).json();
-  region = regions.find((r) => r.code === 'almaty-city');
-  assert.ok(region, 'the demo has Almaty city');
+  ({ msgs, server, chromium } = await startDemo());
+  region = await demoRegion(server, 'almaty-city');
   // The banner prints the heads of the first kindergartens only: the children choose one of those.
   const places = await (await fetch(`${server.url}/api/v1/regions/${region.id}/places`)).json();
   const organizations = await (await fetch(`${server.url}/api/v1/regions/${region.id}/organizations`)).json();
@@ -44,10 +40,7 @@ before(async () => {
   assert.ok(kindergarten, 'a kindergarten whose head the banner prints has a free place for both children');
 });
 
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-});
+after(() => stopDemo({ server, chromium }));
 
 function staffPage(lang, role, index = 0) {
   return signIn(chromium.browser, server.url, msgs[lang], lang, demoLogin(server, role, index).iin, { viewport: PHONE });

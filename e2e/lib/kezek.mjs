@@ -185,3 +185,29 @@ export async function apiToken(server, iin) {
   if (r.status !== 200) throw new Error(`API login of a demo account answered ${r.status}`);
   return (await r.json()).token;
 }
+
+/** What a test file starts before its tests: the messages, a server and a browser. */
+export async function startDemo() {
+  const msgs = await loadMessages();
+  const server = await startServer();
+  try {
+    return { msgs, server, chromium: await launchBrowser() };
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+}
+
+/** Closes what `startDemo` started (either may be missing if starting failed). */
+export async function stopDemo({ server, chromium }) {
+  await chromium?.close();
+  await server?.stop();
+}
+
+/** The demo region with `code`, as the public API lists it. */
+export async function demoRegion(server, code) {
+  const regions = await (await fetch(`${server.url}/api/v1/regions`)).json();
+  const region = regions.find((r) => r.code === code);
+  if (!region) throw new Error(`the demo has no region ${code}`);
+  return region;
+}
